@@ -1,0 +1,46 @@
+"""microexp: spot and recognise facial micro- and macro-expressions in face videos.
+
+The public API is small: ``spot``, ``recognize`` and ``analyze``; records live in ``microexp.records``.
+Heavy modules are imported lazily so that ``import microexp`` stays fast.
+"""
+
+from __future__ import annotations
+
+from microexp.errors import (
+    AnnotationError,
+    ConfigError,
+    InputError,
+    MicroexpError,
+    ModelError,
+    NoFaceError,
+    VideoError,
+)
+from microexp.records import Expression, Interval, Sample
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AnnotationError", "ConfigError", "Expression", "InputError", "Interval", "MicroexpError", "ModelError",
+    "NoFaceError", "Sample", "VideoError", "analyze", "recognize", "spot", "__version__",
+]
+
+
+def spot(path, **options):
+    """Spot expressions in a video or frame folder; returns ``list[Interval]`` (see ``microexp.spotting.api``)."""
+    from microexp.spotting.api import spot as _spot
+
+    return _spot(path, **options)
+
+
+def recognize(*args, **kwargs):
+    """Classify the emotion of expressions (see ``microexp.recognition.api``)."""
+    from microexp.recognition.api import recognize as _recognize
+
+    return _recognize(*args, **kwargs)
+
+
+def analyze(path, **options):
+    """Spot then recognise; returns a ``Result`` (see ``microexp.analyze``)."""
+    from microexp.pipeline import analyze as _analyze
+
+    return _analyze(path, **options)

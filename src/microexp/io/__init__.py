@@ -1,0 +1,1 @@
+"""Input/output: decoding videos and frame folders, atomic writes."""

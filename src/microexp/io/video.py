@@ -1,0 +1,212 @@
+"""Decoding: video files through PyAV, frame folders through OpenCV, both as one stream of ``Frame`` records.
+
+Frames are streamed, never held in memory as a whole, and keep their presentation time so that variable
+frame-rate video maps frame indices to seconds correctly.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from microexp.errors import InputError, VideoError
+
+VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".m4v", ".webm", ".mpg", ".mpeg", ".wmv"}
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff"}
+
+
+@dataclass(frozen=True)
+class Frame:
+    index: int  # 0-based position in the decoded stream
+    time: float  # seconds from the first frame
+    image: np.ndarray  # BGR uint8 (H, W, 3)
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    path: str
+    fps: float  # nominal (average) rate used for seconds <-> frames
+    width: int
+    height: int
+    n_frames: int | None  # None when the container does not say
+    duration: float | None
+    is_folder: bool = False
+    codec: str = ""
+
+
+def natural_key(name: str) -> list:
+    """Sort key that orders ``img2`` before ``img10`` (numeric runs compared as numbers)."""
+    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", name)]
+
+
+def list_frame_files(folder: Path) -> list[Path]:
+    files = [p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
+    return sorted(files, key=lambda p: natural_key(p.name))
+
+
+class VideoSource:
+    """A video file or a folder of frames, opened lazily; iterate ``frames()`` to stream ``Frame`` records."""
+
+    def __init__(self, path: str | Path, fps: float | None = None):
+        self.path = Path(path)
+        if not self.path.exists():
+            raise InputError("no such file or directory", self.path)
+        if self.path.is_dir():
+            self._files = list_frame_files(self.path)
+            if not self._files:
+                raise VideoError(f"folder holds no frame images ({', '.join(sorted(IMAGE_SUFFIXES))})", self.path)
+            if fps is None:
+                raise InputError("a frame folder needs --fps (or a dataset preset that sets it)", self.path)
+            first = cv2.imread(str(self._files[0]), cv2.IMREAD_COLOR)
+            if first is None:
+                raise VideoError("cannot read image", self._files[0])
+            h, w = first.shape[:2]
+            self.info = VideoInfo(str(self.path), float(fps), w, h, len(self._files),
+                                  len(self._files) / float(fps), is_folder=True, codec="images")
+        else:
+            self._files = None
+            self.info = self._probe(fps)
+
+    def _open(self):
+        import av
+
+        try:
+            container = av.open(str(self.path))
+        except (av.error.FFmpegError, OSError, ValueError) as err:
+            raise VideoError(f"cannot open as video ({_short(err)})", self.path) from None
+        if not container.streams.video:
+            container.close()
+            raise VideoError("file has no video stream (audio only or not a video)", self.path)
+        return container
+
+    def _probe(self, fps: float | None) -> VideoInfo:
+        if self.path.stat().st_size == 0:
+            raise VideoError("file is empty (0 bytes)", self.path)
+        with self._open() as container:
+            stream = container.streams.video[0]
+            rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+            nominal = float(fps) if fps else (float(rate) if rate else 0.0)
+            if nominal <= 0:
+                raise VideoError("frame rate unknown; pass --fps", self.path)
+            n = stream.frames or None
+            dur = float(stream.duration * stream.time_base) if stream.duration and stream.time_base else None
+            if dur is None and container.duration:
+                dur = container.duration / 1_000_000
+            w, h = stream.codec_context.width, stream.codec_context.height
+            if not w or not h:
+                raise VideoError("video stream has no frame size", self.path)
+            return VideoInfo(str(self.path), nominal, w, h, n, dur, False, stream.codec_context.name)
+
+    def frames(self, gray: bool = False) -> Iterator[Frame]:
+        """Stream frames in order. ``gray=True`` yields (H, W) uint8 images, cheaper to decode."""
+        if self._files is not None:
+            yield from self._folder_frames(gray)
+            return
+        import av
+
+        container = self._open()
+        try:
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            tb = stream.time_base or Fraction(1, 1)
+            t0 = None
+            fmt = "gray" if gray else "bgr24"
+            i = -1
+            try:
+                for i, frame in enumerate(container.decode(stream)):
+                    pts = frame.pts if frame.pts is not None else None
+                    if pts is None:
+                        t = i / self.info.fps
+                    else:
+                        t_abs = float(pts * tb)
+                        t0 = t_abs if t0 is None else t0
+                        t = t_abs - t0
+                    yield Frame(i, t, frame.to_ndarray(format=fmt))
+            except av.error.FFmpegError as err:
+                if i < 0:
+                    raise VideoError(f"cannot decode any frame ({_short(err)})", self.path) from None
+                # A truncated file: the frames decoded so far are real; stop cleanly at the damage.
+                return
+            if i < 0:
+                raise VideoError("video stream holds no decodable frames", self.path)
+        finally:
+            container.close()
+
+    def _folder_frames(self, gray: bool) -> Iterator[Frame]:
+        flag = cv2.IMREAD_GRAYSCALE if gray else cv2.IMREAD_COLOR
+        for i, f in enumerate(self._files):
+            img = cv2.imread(str(f), flag)
+            if img is None:
+                raise VideoError("cannot read image (corrupt or not an image)", f)
+            if img.shape[:2] != (self.info.height, self.info.width):
+                raise VideoError(
+                    f"frame size {img.shape[1]}x{img.shape[0]} differs from the first frame's "
+                    f"{self.info.width}x{self.info.height}", f)
+            yield Frame(i, i / self.info.fps, img)
+
+    def frame_names(self) -> list[str] | None:
+        return None if self._files is None else [f.name for f in self._files]
+
+
+def _short(err: Exception) -> str:
+    return str(err).splitlines()[0][:160] if str(err) else type(err).__name__
+
+
+def open_video(path: str | Path, fps: float | None = None) -> VideoSource:
+    return VideoSource(path, fps=fps)
+
+
+def resample_to_rate(times: np.ndarray, rate: float) -> np.ndarray:
+    """Indices of the frames nearest to a constant-rate time grid (for VFR input and high-fps strides).
+
+    Returns strictly increasing indices into ``times``; each grid point picks the nearest decoded frame.
+    """
+    times = np.asarray(times, dtype=float)
+    if times.size == 0:
+        return np.zeros(0, dtype=int)
+    grid = np.arange(times[0], times[-1] + 0.5 / rate, 1.0 / rate)
+    idx = np.searchsorted(times, grid)
+    idx = np.clip(idx, 1, len(times) - 1) if len(times) > 1 else np.zeros_like(idx)
+    if len(times) > 1:
+        left = times[idx - 1]
+        right = times[idx]
+        idx = np.where(np.abs(grid - left) <= np.abs(right - grid), idx - 1, idx)
+    return np.unique(idx)
+
+
+def write_video(path: str | Path, frames, fps: float, codec: str = "libx264", crf: int = 18) -> Path:
+    """Write BGR frames to an H.264 file atomically (temp file, then rename)."""
+    import av
+
+    from microexp.io.atomic import atomic_path
+
+    path = Path(path)
+    with atomic_path(path) as tmp:
+        with av.open(str(tmp), mode="w", format=_container_format(path)) as out:
+            stream = None
+            for img in frames:
+                if stream is None:
+                    h, w = img.shape[:2]
+                    stream = out.add_stream(codec, rate=Fraction(fps).limit_denominator(1001))
+                    stream.width, stream.height = w - w % 2, h - h % 2
+                    stream.pix_fmt = "yuv420p"
+                    stream.options = {"crf": str(crf), "preset": "veryfast"} if codec == "libx264" else {}
+                frame = av.VideoFrame.from_ndarray(
+                    np.ascontiguousarray(img[: stream.height, : stream.width]), format="bgr24")
+                for packet in stream.encode(frame):
+                    out.mux(packet)
+            if stream is None:
+                raise VideoError("no frames to write", path)
+            for packet in stream.encode():
+                out.mux(packet)
+    return path
+
+
+def _container_format(path: Path) -> str:
+    return {".mp4": "mp4", ".mov": "mov", ".avi": "avi", ".mkv": "matroska"}.get(path.suffix.lower(), "mp4")

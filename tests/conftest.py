@@ -1,0 +1,26 @@
+"""Shared fixtures. Data under ../shared is read in place; tests that need it skip with a clear reason."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("MICROEXP_SHARED", REPO.parent / "shared"))
+
+
+def shared_path(*parts: str) -> Path:
+    """Path under ../shared, or skip the calling test when it is absent."""
+    p = SHARED.joinpath(*parts)
+    if not p.exists():
+        pytest.skip(f"needs ../shared data that is not present here: {p}")
+    return p
+
+
+@pytest.fixture(scope="session")
+def shared() -> Path:
+    if not SHARED.exists():
+        pytest.skip(f"../shared is absent ({SHARED}); real-data tests skipped")
+    return SHARED
