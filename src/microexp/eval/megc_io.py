@@ -1,0 +1,241 @@
+"""Readers and writers for spotting intervals: the MEGC submission CSV and the MEGC2020 baseline text files.
+
+Frames are kept as the file numbers them; the frame base (0 or 1) is an explicit argument of every reader
+and is stored in ``df.attrs['frame_base']`` so the scorer can align a 1-based ground truth with 0-based
+predictions (an off-by-one costs real F1). ``df.attrs['source']`` names the file for error messages.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from microexp.errors import AnnotationError, InputError
+from microexp.io.atomic import write_text, write_with
+
+INTERVAL_COLUMNS = ("video", "onset", "offset", "type")
+
+_TYPE_ALIASES = {
+    "me": "me", "micro": "me", "micro-expression": "me", "microexpression": "me", "micro - 1/2": "me",
+    "micro-1/2": "me", "mae": "mae", "macro": "mae", "macro-expression": "mae", "macroexpression": "mae",
+}
+_COLUMN_ALIASES = {"vid": "video", "pred_onset": "onset", "pred_offset": "offset", "pred_apex": "apex",
+                   "kind": "type"}
+
+
+def normalize_type(value) -> str | None:
+    """'me'/'mae' from the spellings in use (CAS 'micro-expression', SAMM 'Micro - 1/2', 'Macro'); None if unknown."""
+    s = re.sub(r"\s+", " ", str(value).strip().lower())
+    if s in _TYPE_ALIASES:
+        return _TYPE_ALIASES[s]
+    if s.startswith("micro"):
+        return "me"
+    if s.startswith("macro"):
+        return "mae"
+    return None
+
+
+def check_intervals(df: pd.DataFrame, path=None, *, what: str = "intervals", row_offset: int | None = None,
+                    need_type: bool = True, allow_reversed: bool = False) -> pd.DataFrame:
+    """Validate and tidy an interval table; one-line AnnotationError naming file, row and problem.
+
+    Renames MEGC aliases (``vid``, ``pred_onset``...), makes frames integers (``557.0`` is fine, ``'x'``
+    and ``557.5`` are not) and types ``me``/``mae``. Rows are reported as file lines when ``row_offset``
+    is given (2 for a CSV with a header), else by DataFrame index label.
+    """
+    path = path if path is not None else df.attrs.get("source")
+    out = df.rename(columns={c: _COLUMN_ALIASES.get(str(c).strip().lower(), str(c).strip()) for c in df.columns})
+    need = [c for c in INTERVAL_COLUMNS if need_type or c != "type"]
+    missing = [c for c in need if c not in out.columns]
+    if missing:
+        raise AnnotationError(f"{what}: missing column(s) {', '.join(repr(c) for c in missing)}", path)
+    out = out.copy()
+    out.attrs = dict(df.attrs)
+
+    def where(i) -> str:
+        if row_offset is not None:
+            return f"row {out.index.get_loc(i) + row_offset}"
+        return f"row {i}" if path is not None else f"{what} row {i}"  # a DataFrame: say which table
+
+    if out["video"].isna().any():
+        raise AnnotationError(f"{where(out.index[out['video'].isna()][0])}: empty video id", path)
+    out["video"] = out["video"].map(_video_str)
+    for col in ("onset", "offset") + (("apex",) if "apex" in out.columns else ()):
+        num = pd.to_numeric(out[col], errors="coerce")
+        bad = num.isna() | ~np.isfinite(num) | (num != np.round(num))
+        if col == "apex":
+            bad &= out[col].notna()
+        if bad.any():
+            i = out.index[bad][0]
+            raise AnnotationError(f"{where(i)}: {col} {out.at[i, col]!r} is not a whole frame number", path)
+        out[col] = num.round().astype("Int64" if col == "apex" else "int64")
+    if need_type or "type" in out.columns:
+        kinds = out["type"].map(normalize_type)
+        if kinds.isna().any():
+            i = out.index[kinds.isna()][0]
+            raise AnnotationError(f"{where(i)}: type {out.at[i, 'type']!r} is not me/mae (micro/macro)", path)
+        out["type"] = kinds
+    if not allow_reversed:
+        rev = out["offset"] < out["onset"]
+        if rev.any():
+            i = out.index[rev][0]
+            raise AnnotationError(
+                f"{where(i)}: offset {out.at[i, 'offset']} is before onset {out.at[i, 'onset']}", path)
+    return out
+
+
+def read_megc_csv(path: str | Path, frame_base: int = 0, *, need_type: bool = True) -> pd.DataFrame:
+    """Read ``vid,pred_onset,pred_offset,type`` or ``vid,onset,offset,type`` (or ``video,...``) plus any extra
+    columns (score, subject, apex, emotion, confidence...). Returns columns video, onset, offset, type, extras.
+    """
+    path = Path(path)
+    _check_base(frame_base, path)
+    if not path.is_file():
+        raise InputError("no such interval CSV", path)
+    try:
+        df = pd.read_csv(path, dtype=str, skipinitialspace=True, keep_default_na=False, na_values=[""])
+    except pd.errors.EmptyDataError:
+        raise AnnotationError("empty file, expected a header 'vid,pred_onset,pred_offset,type'", path) from None
+    except (pd.errors.ParserError, UnicodeDecodeError) as err:
+        raise AnnotationError(f"not a CSV ({str(err).splitlines()[0]})", path) from None
+    df = check_intervals(df, path, what="interval CSV", row_offset=2, need_type=need_type)
+    for col in ("score", "confidence"):
+        if col in df.columns:
+            num = pd.to_numeric(df[col], errors="coerce")
+            if num.isna().any():
+                r = int(np.flatnonzero(num.isna().to_numpy())[0]) + 2
+                raise AnnotationError(f"row {r}: {col} {df[col].iloc[r - 2]!r} is not a number", path)
+            df[col] = num
+    if "subject" in df.columns:
+        df["subject"] = df["subject"].astype(str)
+    cols = [c for c in INTERVAL_COLUMNS if c in df.columns]
+    df = df[cols + [c for c in df.columns if c not in cols]]
+    df.attrs = {"source": str(path), "frame_base": frame_base}
+    return df
+
+
+def write_megc_csv(df: pd.DataFrame, path: str | Path, frame_base: int | None = None) -> Path:
+    """Write the MEGC submission CSV ``vid,pred_onset,pred_offset,type``.
+
+    Frames are converted from ``df.attrs['frame_base']`` (default 0) to ``frame_base`` (default: same).
+    """
+    src_base = int(df.attrs.get("frame_base", 0))
+    dst_base = src_base if frame_base is None else frame_base
+    _check_base(dst_base, path)
+    d = check_intervals(df, path, what="intervals to write")
+    shift = dst_base - src_base
+    out = pd.DataFrame({"vid": d["video"], "pred_onset": d["onset"] + shift, "pred_offset": d["offset"] + shift,
+                        "type": d["type"]})
+    return write_with(path, lambda tmp: out.to_csv(tmp, index=False))
+
+
+# ---- MEGC2020 baseline (MDMD, R1) text files ----------------------------------------------------------
+
+def read_megc2020_gt(path: str | Path) -> pd.DataFrame:
+    """``all_Info.txt``: ``subject video type onset apex offset`` per line (floats allowed), 1-based frames."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("no such ground-truth file", path)
+    rows = []
+    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        parts = line.split()
+        if not parts:
+            continue
+        if len(parts) != 6:
+            raise AnnotationError(f"line {lineno}: expected 'subject video type onset apex offset'", path)
+        subj, vid, kind, *frames = parts
+        rows.append({"subject": subj, "video": f"{subj}_{vid}", "type": kind,
+                     "onset": frames[0], "apex": frames[1], "offset": frames[2]})
+    df = pd.DataFrame(rows, columns=["subject", "video", "type", "onset", "apex", "offset"])
+    df = check_intervals(df, path, what="ground truth", row_offset=1, allow_reversed=True)
+    df = df[["video", "onset", "offset", "type", "subject", "apex"]]
+    df.attrs = {"source": str(path), "frame_base": 1}
+    return df
+
+
+def write_megc2020_gt(df: pd.DataFrame, path: str | Path) -> Path:
+    """Write ``all_Info.txt`` lines; video ids ``<subject>_<video>`` are split back into two fields."""
+    d = check_intervals(df, path, what="ground truth", allow_reversed=True)
+    kind = {"me": "micro-expression", "mae": "macro-expression"}
+    lines = []
+    for r in d.itertuples(index=False):
+        subj, _, vid = r.video.partition("_")
+        apex = getattr(r, "apex", pd.NA)
+        apex = r.onset if pd.isna(apex) else apex
+        lines.append(f"{subj} {vid} {kind[r.type]} {r.onset} {apex} {r.offset}")
+    return write_text(path, "\n".join(lines) + "\n")
+
+
+def read_megc2020_predictions(folder: str | Path, kind: str, length_range: tuple[int, int | None] | None = None
+                              ) -> pd.DataFrame:
+    """One MDMD prediction folder (``<subj>_<vid>.txt`` files of ``on off score`` lines, 1-based).
+
+    ``length_range=(lo, hi)`` keeps inclusive lengths ``lo <= off-on+1 <= hi`` (``hi=None``: no upper bound),
+    the typing rule the MDMD baseline applies before scoring.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise InputError("no such prediction folder", folder)
+    kind_n = normalize_type(kind)
+    if kind_n is None:
+        raise InputError(f"type {kind!r} is not me/mae", folder)
+    frames = []
+    for f in sorted(folder.glob("*.txt")):
+        text = f.read_text(encoding="utf-8").split()
+        if not text:
+            continue
+        if len(text) % 3:
+            raise AnnotationError("expected 'onset offset score' per line", f)
+        try:
+            arr = np.asarray(text, dtype=float).reshape(-1, 3)
+        except ValueError:
+            raise AnnotationError("non-numeric value in 'onset offset score' lines", f) from None
+        frames.append(pd.DataFrame({"video": f.stem, "onset": arr[:, 0].astype(int), "offset": arr[:, 1].astype(int),
+                                    "type": kind_n, "score": arr[:, 2]}))
+    df = (pd.concat(frames, ignore_index=True) if frames
+          else pd.DataFrame(columns=["video", "onset", "offset", "type", "score"]))
+    if length_range is not None:
+        lo, hi = length_range
+        length = df["offset"] - df["onset"] + 1
+        keep = length >= lo
+        if hi is not None:
+            keep &= length <= hi
+        df = df[keep].reset_index(drop=True)
+    df.attrs = {"source": str(folder), "frame_base": 1}
+    return df
+
+
+def write_megc2020_predictions(df: pd.DataFrame, folder: str | Path) -> list[Path]:
+    """One ``<video>.txt`` per video with ``on off score`` lines (score 1.0 when absent)."""
+    d = check_intervals(df, folder, what="predictions", need_type=False)
+    folder = Path(folder)
+    written = []
+    for vid, g in d.groupby("video", sort=True):
+        scores = g["score"] if "score" in g.columns else pd.Series(1.0, index=g.index)
+        lines = [f"{on} {off} {float(s)}" for on, off, s in zip(g["onset"], g["offset"], scores, strict=True)]
+        written.append(write_text(folder / f"{vid}.txt", "\n".join(lines) + "\n"))
+    return written
+
+
+def write_interval_log(log: pd.DataFrame, path: str | Path) -> Path:
+    """R1-style per-interval log: ``vid gt_on gt_off pred_on pred_off TP|FP|FN``, ``-`` for missing fields."""
+    def fmt(v):
+        return "-" if pd.isna(v) else str(int(v))
+
+    lines = [f"{r.video}\t{fmt(r.gt_onset)}\t{fmt(r.gt_offset)}\t{fmt(r.pred_onset)}\t{fmt(r.pred_offset)}\t{r.label}"
+             for r in log.itertuples(index=False)]
+    return write_text(path, "\n".join(lines) + "\n")
+
+
+def _check_base(base, path) -> None:
+    if base not in (0, 1):
+        raise InputError(f"frame_base must be 0 or 1, got {base!r}", path)
+
+
+def _video_str(v) -> str:
+    if isinstance(v, float) and v.is_integer():
+        v = int(v)
+    return str(v).strip()
