@@ -127,7 +127,7 @@ class VideoSource:
                         t_abs = float(pts * tb)
                         t0 = t_abs if t0 is None else t0
                         t = t_abs - t0
-                    yield Frame(i, t, frame.to_ndarray(format=fmt))
+                    yield Frame(i, t, _luma(frame) if gray else frame.to_ndarray(format=fmt))
             except av.error.FFmpegError as err:
                 if i < 0:
                     raise VideoError(f"cannot decode any frame ({_short(err)})", self.path) from None
@@ -152,6 +152,59 @@ class VideoSource:
 
     def frame_names(self) -> list[str] | None:
         return None if self._files is None else [f.name for f in self._files]
+
+
+_LIMITED_TO_FULL = np.clip(np.round((np.arange(256) - 16) * 255.0 / 219.0), 0, 255).astype(np.uint8)
+
+
+def _luma(frame) -> np.ndarray:
+    """Grey image straight from the Y plane of planar YUV (no colour conversion); else convert."""
+    if frame.format.name in ("yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "nv12", "gray"):
+        plane = frame.planes[0]
+        buf = np.frombuffer(plane, dtype=np.uint8).reshape(plane.height, plane.line_size)[:, : plane.width]
+        if frame.format.name.startswith("yuvj") or frame.format.name == "gray":
+            return np.ascontiguousarray(buf)
+        return cv2.LUT(np.ascontiguousarray(buf), _LIMITED_TO_FULL)  # studio-range luma → full range
+    return frame.to_ndarray(format="gray")
+
+
+def prefetch(frames: Iterator[Frame], depth: int = 16) -> Iterator[Frame]:
+    """Decode in a background thread (PyAV releases the GIL) so decoding overlaps the analysis."""
+    import queue
+    import threading
+
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    done = object()
+    stop = threading.Event()
+
+    def worker():
+        try:
+            for f in frames:
+                if stop.is_set():
+                    break
+                q.put(f)
+        except BaseException as err:  # noqa: BLE001 - re-raised in the consumer
+            q.put(err)
+        finally:
+            q.put(done)
+
+    t = threading.Thread(target=worker, daemon=True)
+    t.start()
+    try:
+        while True:
+            item = q.get()
+            if item is done:
+                break
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while t.is_alive():
+            try:
+                q.get_nowait()
+            except queue.Empty:
+                t.join(0.05)
 
 
 def _short(err: Exception) -> str:

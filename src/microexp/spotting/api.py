@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from microexp.errors import NoFaceError
-from microexp.io.video import VideoInfo, VideoSource
+from microexp.io.video import VideoInfo, VideoSource, prefetch
 from microexp.records import Interval
 from microexp.spotting.offd import OFFDConfig, OFFDResult, get_preset, run_offd, with_overrides
 
@@ -49,7 +49,7 @@ def spot_video(path: str | Path, fps: float | None = None, preset: str = "defaul
     cfg = config or get_preset(preset)
     if overrides:
         cfg = with_overrides(cfg, **overrides)
-    res = run_offd(src.frames(gray=True), src.info.fps, cfg, progress=progress, total_frames=src.info.n_frames)
+    res = run_offd(prefetch(src.frames(gray=True)), src.info.fps, cfg, progress=progress, total_frames=src.info.n_frames)
     if res.proc_index.size == 0:
         raise NoFaceError("no frames decoded", path)
     if not res.face.any():

@@ -11,6 +11,7 @@ the reference-code bugs listed in its §3.14 are fixed here, not copied.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -401,9 +402,11 @@ class Track:
 class WindowTracker:
     """Per-frame ROI displacement against a window's reference frame, with nose-tip re-alignment."""
 
-    def __init__(self, cfg: OFFDConfig, detector: LandmarkDetector):
+    def __init__(self, cfg: OFFDConfig, detector: LandmarkDetector, threads: int = 2):
         self.cfg = cfg
         self.det = detector
+        # OpenCV releases the GIL: the ROI flows of one frame run in parallel threads
+        self.pool = ThreadPoolExecutor(threads) if threads > 1 else None
 
     def start(self, gray: np.ndarray, near: tuple[float, float] | None = None) -> Track | None:
         found = self.det.find(gray, near=near)
@@ -436,8 +439,11 @@ class WindowTracker:
             # shift in canonical px: the warp converts it to source pixels (reference code mixed units)
             track.M = shift_transform(track.M, -float(np.round(g[0])), -float(np.round(g[1])))
             crop = warp(gray, track.M, cfg.crop.size)
-        flows = [compute_flow(ref, crop[a:b, c:d], cfg.flow_method, cfg.flow)
-                 for ref, (a, b, c, d) in zip(track.ref_patches, track.layout.boxes)]
+        jobs = [(ref, crop[a:b, c:d]) for ref, (a, b, c, d) in zip(track.ref_patches, track.layout.boxes)]
+        if self.pool is not None:
+            flows = list(self.pool.map(lambda j: compute_flow(j[0], j[1], cfg.flow_method, cfg.flow), jobs))
+        else:
+            flows = [compute_flow(a, b, cfg.flow_method, cfg.flow) for a, b in jobs]
         vec = _channel_vectors(flows, track.layout)
         return np.linalg.norm(vec - g[None, :], axis=1)
 
@@ -597,6 +603,8 @@ def run_offd(frames: Iterable, fps: float, cfg: OFFDConfig | None = None, detect
             del buffer[k]
         start = nxt
 
+    if tracker.pool is not None:
+        tracker.pool.shutdown(wait=False)
     n = len(proc_index)
     face = {k: v for k, v in face.items() if k < n}
     face_arr = np.array([face.get(i, False) for i in range(n)], dtype=bool)

@@ -1,0 +1,1 @@
+"""Reports and result files of ``analyze``."""

@@ -1,0 +1,97 @@
+"""The files ``analyze`` writes: intervals.csv, result.json, scores.npz and a self-contained report.html."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+
+from microexp.io.atomic import write_json, write_text, write_with
+from microexp.spotting.outputs import plot_curve, write_scores
+
+ANALYZE_COLUMNS = ["video", "onset", "apex", "offset", "type", "emotion", "confidence", "onset_s", "apex_s",
+                   "offset_s", "score"]
+
+
+def intervals_table(result, name: str) -> pd.DataFrame:
+    """One row per expression; frames 0-based inclusive, seconds from the video's timestamps."""
+    times = result.frame_times()
+
+    def sec(i):
+        return round(float(times[min(i, len(times) - 1)]), 4) if len(times) else float("nan")
+
+    rows = [{"video": name, "onset": e.interval.onset, "apex": e.interval.apex, "offset": e.interval.offset,
+             "type": e.interval.kind, "emotion": e.emotion, "confidence": round(e.confidence, 4),
+             "onset_s": sec(e.interval.onset), "apex_s": sec(e.interval.apex), "offset_s": sec(e.interval.offset),
+             "score": round(float(e.interval.score), 4)} for e in result.expressions]
+    return pd.DataFrame(rows, columns=ANALYZE_COLUMNS)
+
+
+def result_dict(result, name: str) -> dict:
+    info = result.spot.info
+    table = intervals_table(result, name)
+    return {
+        "video": {"name": name, "path": str(info.path), "frames": result.n_frames, "fps": info.fps,
+                  "duration": float(result.frame_times()[-1]) if result.n_frames else 0.0,
+                  "width": info.width, "height": info.height, "codec": info.codec,
+                  "face_frames": result.face_frames,
+                  "no_face_ranges": [list(r) for r in result.no_face_ranges()]},
+        "frames_note": "frame numbers are 0-based and inclusive",
+        "models": result.models,
+        "settings": result.settings,
+        "expressions": [
+            {**row, "probabilities": e.probabilities}
+            for row, e in zip(table.to_dict(orient="records"), result.expressions)
+        ],
+    }
+
+
+def _png_b64(img: np.ndarray) -> str:
+    ok, buf = cv2.imencode(".png", img)
+    return base64.b64encode(buf.tobytes()).decode("ascii") if ok else ""
+
+
+def render_report(result, name: str, plot_png: bytes) -> str:
+    from jinja2 import Environment, PackageLoader, select_autoescape
+
+    import microexp
+
+    env = Environment(loader=PackageLoader("microexp", "report"), autoescape=select_autoescape(["html", "j2"]))
+    tpl = env.get_template("report.html.j2")
+    table = intervals_table(result, name)
+    exprs = []
+    for row, e, th in zip(table.to_dict(orient="records"), result.expressions, result.thumbnails):
+        probs = sorted(e.probabilities.items(), key=lambda kv: -kv[1])
+        exprs.append({**row, "probabilities": probs,
+                      "thumbs": [_png_b64(t) for t in (th.onset, th.apex, th.offset)] if th else None})
+    no_face = result.no_face_ranges()
+    times = result.frame_times()
+    return tpl.render(
+        video=name, n_frames=result.n_frames, fps=result.fps, duration=float(times[-1]) if len(times) else 0.0,
+        face_frames=result.face_frames, expressions=exprs, n_me=int((table.type == "me").sum()),
+        n_mae=int((table.type == "mae").sum()), plot_png=base64.b64encode(plot_png).decode("ascii"),
+        no_face=no_face, no_face_total=sum(b - a + 1 for a, b in no_face),
+        settings=sorted(result.settings.items()), models=sorted(result.models.items()), version=microexp.__version__)
+
+
+def write_analysis(result, out_dir: str | Path, name: str | None = None) -> dict[str, Path]:
+    """Write all four outputs atomically; returns their paths."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    name = name or Path(result.video).stem
+    spot = result.spot
+    r = spot.offd
+    table = intervals_table(result, name)
+    paths = {"intervals": write_with(out / "intervals.csv", lambda tmp: table.to_csv(tmp, index=False))}
+    paths["result"] = write_json(out / "result.json", result_dict(result, name))
+    paths["scores"] = write_scores(out / "scores.npz", frame=r.proc_index, time=r.proc_time, score=r.score,
+                                   face=r.face, displacement=r.displacement, channels=np.array(r.channel_names),
+                                   rate=np.float64(r.rate), fps=np.float64(result.fps))
+    plot_path = plot_curve(out / "spot.png", r.proc_time, r.score, spot.intervals, result.frame_times(), r.face,
+                           title=f"{name} — {len(spot.intervals)} expressions")
+    paths["plot"] = plot_path
+    paths["report"] = write_text(out / "report.html", render_report(result, name, plot_path.read_bytes()))
+    return paths
