@@ -4,11 +4,12 @@ import av
 import cv2
 import numpy as np
 import pytest
-from conftest import shared_path
 
 from microexp.errors import InputError, VideoError
 from microexp.io.atomic import write_text
 from microexp.io.video import VideoSource, natural_key, resample_to_rate, write_video
+
+from conftest import shared_path
 
 
 def test_natural_order():

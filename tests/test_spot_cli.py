@@ -4,13 +4,14 @@ import cv2
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import shared_path
 from typer.testing import CliRunner
 
 import microexp
 from microexp.cli.main import app
 from microexp.io.video import VideoSource
 from microexp.spotting.api import spot_video
+
+from conftest import shared_path
 
 runner = CliRunner()
 

@@ -141,7 +141,7 @@ def _recognizer_name(weights) -> str:
         from microexp.recognition.weights import load_default
 
         info = load_default(None)[1]
-        return str(info.get("name") or info.get("model") or "default")
+        return f"default ({info.get('arch', 'unknown')}, {info.get('meta', {}).get('trained_on', '')})"
     except Exception:  # noqa: BLE001 - the name is informational only
         return "default"
 
