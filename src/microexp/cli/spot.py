@@ -22,6 +22,8 @@ def spot(
                                help="OF-FD preset: default, casme_sq, samm_lv, or a full preset name."),
     model: str = typer.Option("offd", "--model", help="Spotter: offd (training-free) or a learned model."),
     weights: Path = typer.Option(None, "--weights", help="Weights of a learned spotter."),
+    flow: str = typer.Option("farneback", "--flow",
+                             help="ROI flow for OF-FD: farneback (paper-faithful) or dis (faster, not faithful)."),
 ):
     """Spot micro- and macro-expressions; writes intervals.csv, scores.npz and spot.png."""
     from microexp.errors import ConfigError
@@ -37,7 +39,7 @@ def spot(
         if weights is not None:
             raise ConfigError("--weights applies to learned spotters only (use --model)")
         with progress_bar(f"spotting {video.name}") as update:
-            result = spot_video(video, fps=fps, preset=preset, progress=update)
+            result = spot_video(video, fps=fps, preset=preset, progress=update, flow_method=flow)
     paths = write_spot_outputs(result, out)
     n_me = sum(iv.kind == "me" for iv in result.intervals)
     console.print(f"{video}: {result.n_frames} frames, face in {result.face_frames}; "
