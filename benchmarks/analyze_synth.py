@@ -38,7 +38,7 @@ def main() -> None:
     from microexp.synth import write_suite
 
     root = args.dir or Path(tempfile.mkdtemp(prefix="microexp_strs_"))
-    index_csv = root / "suite.csv"
+    index_csv = root / "index.csv"
     if index_csv.exists():
         gt = pd.read_csv(index_csv)
     else:
