@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pandas as pd
-from conftest import shared_path
 from typer.testing import CliRunner
 
 from microexp.cli.main import app
+
+from conftest import shared_path
 
 runner = CliRunner()
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import shared_path
 
 from microexp.datasets.common import norm_subject
 from microexp.datasets.composite_flow import (
@@ -14,6 +13,8 @@ from microexp.datasets.composite_flow import (
     read_composite_list,
 )
 from microexp.errors import AnnotationError, InputError
+
+from conftest import shared_path
 
 
 def test_official_label_mapping():

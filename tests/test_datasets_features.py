@@ -7,12 +7,13 @@ import zipfile
 
 import numpy as np
 import pytest
-from conftest import shared_path
 from scipy.io import savemat
 
 from microexp.datasets import load_hoof, load_lbp_magnified, load_lbptop
 from microexp.datasets.common import norm_subject
 from microexp.errors import AnnotationError, InputError
+
+from conftest import shared_path
 
 ACII = "Trunpm__ACII19-Apex-Time-Network"
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from conftest import shared_path
 
 from microexp.datasets import read_annotations
 from microexp.datasets.fixes import apply_fixes
 from microexp.errors import AnnotationError
+
+from conftest import shared_path
 
 
 def _casme2():

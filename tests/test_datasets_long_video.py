@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from conftest import shared_path
 
 from microexp.datasets import list_videos, read_annotations, spotting_gt, to_intervals
 from microexp.errors import ConfigError
+
+from conftest import shared_path
 
 
 def test_spotting_gt_bases_real_samm_lv():

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from conftest import shared_path
 
 from microexp.datasets import find_annotation, read_annotations
 from microexp.datasets.check import find_problems
+
+from conftest import shared_path
 
 A = ("annotations",)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from conftest import SHARED, shared_path
 
 from microexp.errors import AnnotationError, InputError
 from microexp.eval.megc_io import (
@@ -16,6 +15,8 @@ from microexp.eval.megc_io import (
     write_megc2020_predictions,
     write_megc_csv,
 )
+
+from conftest import SHARED, shared_path
 
 REAL_CSVS = sorted((SHARED / "realdata").rglob("*_pred.csv")) if SHARED.exists() else []
 

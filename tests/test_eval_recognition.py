@@ -7,7 +7,6 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import shared_path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import accuracy_score, f1_score, precision_score, recall_score
@@ -17,6 +16,8 @@ from microexp.cli.main import app
 from microexp.errors import AnnotationError, InputError
 from microexp.eval import reclog
 from microexp.eval.recognition import AbsentClassWarning, evaluate, evaluate_log
+
+from conftest import shared_path
 
 STST = ("realdata", "christy1206__STSTNet")
 

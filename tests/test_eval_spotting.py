@@ -7,12 +7,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import shared_path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from microexp.errors import AnnotationError, ConfigError
 from microexp.eval.spotting import SEMANTICS, evaluate, iou_matrix, resolve_settings
+
+from conftest import shared_path
 
 MDMD = ("realdata", "HeyingGithub__Baseline-project-for-MEGC2020_spotting", "MDMD_results")
 

@@ -6,12 +6,13 @@ import json
 
 import pandas as pd
 import pytest
-from conftest import shared_path
 from typer.testing import CliRunner
 
 from microexp.cli.main import app
 from microexp.errors import AnnotationError
 from microexp.eval.strs import analysis_scores, evaluate_strs
+
+from conftest import shared_path
 
 COLS = ["subject", "video", "onset", "offset", "emotion"]
 

@@ -73,7 +73,12 @@ def recognition_cmd(
     label_list = None
     if labels:
         label_list = [_num(x.strip()) for x in labels.split(",") if x.strip()]
-    table = evaluate_log(df, label_list)
+    try:
+        table = evaluate_log(df, label_list)
+    except InputError as err:  # name the log file in the one-line message
+        if err.path is not None:
+            raise
+        raise type(err)(err.problem, log) from None
     note = oracle_note(df)
     modes = sorted(df["selection"].dropna().unique()) if "selection" in df.columns else []
     table["selection"] = "+".join(selection_label(m) for m in modes) if modes else "unrecorded"

@@ -47,7 +47,16 @@ def check_intervals(df: pd.DataFrame, path=None, *, what: str = "intervals", row
     is given (2 for a CSV with a header), else by DataFrame index label.
     """
     path = path if path is not None else df.attrs.get("source")
-    out = df.rename(columns={c: _COLUMN_ALIASES.get(str(c).strip().lower(), str(c).strip()) for c in df.columns})
+    def canon(c) -> str:  # 'Onset' and 'VID' are the same columns as 'onset' and 'vid'
+        low = str(c).strip().lower()
+        return _COLUMN_ALIASES.get(low, low if low in INTERVAL_COLUMNS + ("apex",) else str(c).strip())
+
+    names = [canon(c) for c in df.columns]
+    dup = sorted({n for n in names if names.count(n) > 1 and n in INTERVAL_COLUMNS + ("apex",)})
+    if dup:  # 'vid' next to 'video' (or 'onset' next to 'pred_onset'): which one is meant is unknowable
+        both = [str(c) for c in df.columns if canon(c) == dup[0]]
+        raise AnnotationError(f"{what}: columns {' and '.join(repr(b) for b in both)} both mean {dup[0]!r}", path)
+    out = df.set_axis(names, axis=1)
     need = [c for c in INTERVAL_COLUMNS if need_type or c != "type"]
     missing = [c for c in need if c not in out.columns]
     if missing:
@@ -101,7 +110,16 @@ def read_megc_csv(path: str | Path, frame_base: int = 0, *, need_type: bool = Tr
         raise AnnotationError("empty file, expected a header 'vid,pred_onset,pred_offset,type'", path) from None
     except (pd.errors.ParserError, UnicodeDecodeError) as err:
         raise AnnotationError(f"not a CSV ({str(err).splitlines()[0]})", path) from None
+    for c in df.columns:  # pandas renames a repeated header 'onset' to 'onset.1': never silently drop one
+        m = re.fullmatch(r"(.+)\.\d+", str(c))
+        if m and m.group(1) in df.columns:
+            raise AnnotationError(f"column {m.group(1)!r} appears twice in the header", path)
     df = check_intervals(df, path, what="interval CSV", row_offset=2, need_type=need_type)
+    neg = (df["onset"] < 0) | (df["offset"] < 0)
+    if neg.any():  # no frame has a negative number; scoring it as a plain FP would hide a broken writer
+        r = int(np.flatnonzero(neg.to_numpy())[0])
+        raise AnnotationError(f"row {r + 2}: negative frame number ({df['onset'].iloc[r]}, "
+                              f"{df['offset'].iloc[r]})", path)
     for col in ("score", "confidence"):
         if col in df.columns:
             num = pd.to_numeric(df[col], errors="coerce")

@@ -56,6 +56,11 @@ def read_log(path: str | Path) -> pd.DataFrame:
         if bad.any():
             raise AnnotationError(f"row {int(bad.idxmax()) + 2}: unknown selection {df['selection'][bad].iloc[0]!r}",
                                   path)
+    dup = df.duplicated(["subject", "sample"] + [c for c in ("dataset", "selection") if c in df.columns])
+    if dup.any():  # a sample counted twice silently shifts UF1 / UAR
+        i = int(dup.to_numpy().argmax())
+        raise AnnotationError(f"row {i + 2}: sample {df['sample'].iloc[i]!r} of subject {df['subject'].iloc[i]!r} "
+                              "appears twice", path)
     return df
 
 

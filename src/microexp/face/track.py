@@ -3,7 +3,7 @@
 Landmarks are found on a reference frame and the crop transform is kept until the face is lost or has
 moved by more than ``max_drift_u`` (in half inner-canthal distances); per-frame re-alignment would add
 jitter that reference-frame spotters read as motion. The face is verified every ``check_s`` seconds;
-when a check fails, the frames since the last good check are marked "no face" (their crops are zeros),
+when a check fails, the frames after the last good check are marked "no face" (their crops are zeros),
 never filled in by guessing. Frames are streamed with a delay of one check interval.
 """
 
@@ -114,6 +114,8 @@ def track_crops(frames: Iterable, fps: float, config: TrackConfig | None = None,
             yield TrackedFrame(fr.index, fr.time, False, zero_m, blank)
         else:
             pending.append(TrackedFrame(fr.index, fr.time, True, M.astype(np.float32), warp(gray, M, size)))
+            if check:  # the face was just seen on this very frame
+                yield from flush(True)
         if progress:
             progress(fr.index + 1, total)
     if pending and last is not None:

@@ -61,6 +61,11 @@ class VideoSource:
             self._files = list_frame_files(self.path)
             if not self._files:
                 raise VideoError(f"folder holds no frame images ({', '.join(sorted(IMAGE_SUFFIXES))})", self.path)
+            stems: dict[str, str] = {}
+            for f in self._files:  # img3.jpg next to img3.png would count one frame twice
+                other = stems.setdefault(f.stem.lower(), f.name)
+                if other != f.name:
+                    raise VideoError(f"frame {f.stem!r} exists twice ({other}, {f.name}); keep one", self.path)
             if fps is None:
                 raise InputError("a frame folder needs --fps (or a dataset preset that sets it)", self.path)
             first = cv2.imread(str(self._files[0]), cv2.IMREAD_COLOR)
@@ -101,6 +106,8 @@ class VideoSource:
             w, h = stream.codec_context.width, stream.codec_context.height
             if not w or not h:
                 raise VideoError("video stream has no frame size", self.path)
+            # what the header promises (frame count, else duration at the stream's own rate): _check_complete
+            self._expected = (n, dur, float(rate) if rate else None)
             return VideoInfo(str(self.path), nominal, w, h, n, dur, False, stream.codec_context.name)
 
     def frames(self, gray: bool = False) -> Iterator[Frame]:
@@ -131,12 +138,27 @@ class VideoSource:
             except av.error.FFmpegError as err:
                 if i < 0:
                     raise VideoError(f"cannot decode any frame ({_short(err)})", self.path) from None
-                # A truncated file: the frames decoded so far are real; stop cleanly at the damage.
-                return
+                # Damage mid-stream: a shorter result would be a silently wrong frame count (robustness.md).
+                raise VideoError(f"file is damaged after frame {i} ({_short(err)}); re-encode it to analyse "
+                                 "the frames before the damage", self.path) from None
             if i < 0:
                 raise VideoError("video stream holds no decodable frames", self.path)
+            self._check_complete(i + 1, t)
         finally:
             container.close()
+
+    def _check_complete(self, decoded: int, last_t: float) -> None:
+        """A truncated file decodes cleanly up to where it was cut: compare with what the header promises
+        (its frame count; else its duration, by time so that variable frame-rate files are judged right)."""
+        n, dur, rate = getattr(self, "_expected", (None, None, None))
+        if n and decoded < n - max(2, 0.02 * n):
+            problem = f"decoded {decoded} frames, the header promises {n}"
+        elif not n and dur and rate and last_t + 1 / rate < dur - max(2 / rate, 0.02 * dur):
+            problem = f"decoded {last_t + 1 / rate:.2f} s ({decoded} frames), the header promises {dur:.2f} s"
+        else:
+            return
+        raise VideoError(f"file is truncated: {problem}; re-encode (or remux) it to analyse the frames that "
+                         "are left", self.path)
 
     def _folder_frames(self, gray: bool) -> Iterator[Frame]:
         flag = cv2.IMREAD_GRAYSCALE if gray else cv2.IMREAD_COLOR

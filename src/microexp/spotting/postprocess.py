@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
+
+from microexp.errors import InputError
 
 Span = tuple[int, int]  # inclusive (onset, offset)
 
@@ -17,7 +20,7 @@ def runs(indices: Sequence[int] | np.ndarray, max_gap: int = 3) -> list[Span]:
     breaks = np.nonzero(np.diff(idx) >= max_gap)[0]
     starts = np.r_[idx[0], idx[breaks + 1]]
     ends = np.r_[idx[breaks], idx[-1]]
-    return [(int(s), int(e)) for s, e in zip(starts, ends)]
+    return [(int(s), int(e)) for s, e in zip(starts, ends, strict=True)]
 
 
 def merge_overlapping(spans: Sequence[Span], theta: float, passes: int = 2) -> list[Span]:
@@ -85,3 +88,86 @@ def peaks_to_spans(curve: np.ndarray, threshold: float, k: int, distance: int | 
     peaks, _ = find_peaks(curve, height=threshold, distance=max(1, distance or k))
     n = curve.size
     return [(max(0, int(p) - k), min(n - 1, int(p) + k)) for p in peaks]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Score curve -> intervals: the SOFTNet / 3D-CNN / SL-Swin procedure (spotting-3dcnn.md §3.8, metrics.md §6.3.3)
+
+
+class CurvePeak(NamedTuple):
+    """One detected peak as an inclusive frame span with the smoothed score at its peak."""
+
+    onset: int
+    apex: int
+    offset: int
+    score: float
+
+
+def window_mean(scores: np.ndarray, k: int, drop_last: bool = False) -> np.ndarray:
+    """``s̃_j = mean(s_j … s_{j+2k−1})`` over every complete window (``len − 2k + 1`` values).
+
+    ``drop_last`` keeps ``len − 2k`` values, as the MEGC2022 test path and SOFTNet do; the difference decides
+    whether a peak in the last window can be found, so both are needed to reproduce published files.
+    """
+    s = np.asarray(scores, dtype=float).reshape(-1)
+    w = 2 * int(k)
+    if w <= 0:
+        return s.copy()
+    n = s.size - w + (0 if drop_last else 1)
+    if n <= 0:
+        return np.zeros(0)
+    c = np.concatenate([[0.0], np.cumsum(s)])
+    return (c[w:w + n] - c[:n]) / w
+
+
+def moilanen_threshold(curve: np.ndarray, p: float) -> float:
+    """``mean + p·(max − mean)``: relative to the video's own curve, so no absolute score scale is assumed."""
+    c = np.asarray(curve, dtype=float)
+    if c.size == 0:
+        return float("inf")
+    m = float(c.mean())
+    return m + float(p) * (float(c.max()) - m)
+
+
+def spot_curve(scores: np.ndarray, k: int, p: float = 0.60, *, distance: int | None = None,
+               drop_last: bool = False, n_frames: int | None = None) -> list[CurvePeak]:
+    """Smooth over 2k scores, threshold at ``p`` (Moilanen), find peaks ≥ ``distance`` apart (default k).
+
+    Peak j of the smoothed curve (the mean of scores j … j + 2k − 1) becomes the span ``[j, j + 2k]`` with
+    apex j + k. For scores that belong to one frame (refcnn3d: frame t against t ± k) this is the span the
+    window covers, i.e. the 3D-CNN spec's ``s̃_t = mean(s_{t−k} … s_{t+k−1})`` → ``[t − k, t + k]``; for
+    SOFTNet/SL-Swin pair scores (j, j + k) it is their published convention. Spans are clipped to
+    ``[0, n_frames − 1]`` when ``n_frames`` is given.
+    """
+    from scipy.signal import find_peaks
+
+    k = int(k)
+    sm = window_mean(scores, k, drop_last=drop_last)
+    if sm.size == 0:
+        return []
+    thr = moilanen_threshold(sm, p)
+    peaks, _ = find_peaks(sm, height=thr, distance=max(1, int(distance if distance is not None else k)))
+    out = []
+    for j in peaks:
+        on, apex, off = int(j), int(j) + k, int(j) + 2 * k
+        if n_frames is not None:
+            on, off = max(0, on), min(int(n_frames) - 1, off)
+            apex = min(max(apex, on), off)
+        if on <= off:
+            out.append(CurvePeak(on, apex, off, float(sm[j])))
+    return out
+
+
+def split_curve(curve: np.ndarray, lengths: Sequence[int]) -> list[np.ndarray]:
+    """Cut a concatenation of per-video curves back into videos; the lengths must add up exactly."""
+    c = np.asarray(curve, dtype=float).reshape(-1)
+    total = int(np.sum(lengths))
+    if total != c.size:
+        raise InputError(f"curve has {c.size} scores but the video lengths add up to {total}")
+    edges = np.cumsum([0, *map(int, lengths)])
+    return [c[a:b] for a, b in zip(edges[:-1], edges[1:], strict=True)]
+
+
+def nms_spans(spans: Sequence[Span], scores: Sequence[float], iou_threshold: float = 0.5) -> list[int]:
+    """NMS that keeps the input order of the survivors (sorted by onset by callers that need it)."""
+    return sorted(nms(spans, scores, iou_threshold))

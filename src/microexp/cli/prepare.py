@@ -1,0 +1,52 @@
+"""``microexp prepare``: face crops of every video of a dataset into the cache, one task per video."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from microexp.cli.common import console, err_console, handle_errors, progress_bar
+
+EXIT_SOME_FAILED = 1
+
+
+def register(app: typer.Typer) -> None:
+    app.command("prepare")(prepare)
+
+
+@handle_errors
+def prepare(
+    dataset: str = typer.Argument(..., help="Dataset name (casme_sq, samm_lv, casme3, casme2, ...), "
+                                            "'synth' for a synthetic suite folder, or 'videos' for a plain folder."),
+    root: Path = typer.Argument(..., help="Dataset folder, suite folder or folder of videos / frame folders."),
+    cache: Path = typer.Option(..., "--cache", help="Cache folder (on a cluster: a path every node shares)."),
+    executor: str = typer.Option("local", "--executor", help="local (this machine) or ray (a Ray cluster)."),
+    workers: int = typer.Option(1, "--workers", help="local: processes (1 = in-process); ray without "
+                                                     "--address: CPUs of the local cluster (1 = all)."),
+    address: str = typer.Option(None, "--address", help="ray: 'auto' or ray://HOST:PORT of a running cluster."),
+    fps: float = typer.Option(None, "--fps", help="Frame rate of frame folders (default: the dataset's)."),
+    size: int = typer.Option(128, "--size", help="Crop side in pixels."),
+    report: Path = typer.Option(None, "--report", help="Per-video report CSV "
+                                                       "(default: CACHE/prepare_report_<dataset>.csv)."),
+):
+    """Track the face in every video and store aligned crops; reruns skip cached videos."""
+    from microexp.executor import make_executor
+    from microexp.io.atomic import write_with
+    from microexp.prepare import prepare_dataset
+
+    with make_executor(executor, workers=workers, address=address) as ex:
+        with progress_bar(f"prepare {dataset} [{executor}]") as update:
+            rep = prepare_dataset(dataset, root, cache, executor=ex, fps=fps, size=size, progress=update)
+    table = rep.table()
+    out = report or Path(cache) / f"prepare_report_{Path(dataset).name}.csv"
+    write_with(out, lambda p: table.to_csv(p, index=False))
+    console.print(f"{dataset}: {len(rep.rows)} videos: {rep.count('built')} built, {rep.count('cached')} "
+                  f"already cached, {rep.count('failed')} failed; cache {rep.cache_dir}")
+    if rep.skipped:
+        console.print(f"  {len(rep.skipped)} annotated samples have no frames on disk (first: {rep.skipped[0]})")
+    console.print(f"  wrote {out}")
+    for row in rep.failed:
+        err_console.print(f"[bold red]failed:[/] {row['name']}: {row['error']}", highlight=False, soft_wrap=True)
+    if rep.failed:
+        raise typer.Exit(EXIT_SOME_FAILED)

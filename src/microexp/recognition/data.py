@@ -1,0 +1,175 @@
+"""Recognition inputs: the MEGC2019 composite flow set as (X, index) and the canonical flow encoding.
+
+Canonical encoding used by every recogniser here: float32 N x 3 x 28 x 28, channels (u, v, optical strain),
+each channel min-max normalised per image to [0, 1] (what the HTNet/STSTNet ``norm_u_v_os`` PNGs store).
+
+``load_composite`` uses ``microexp.datasets.composite_flow.load_composite_flow`` when that module exists and
+falls back to a small private reader of the same HTNet layout otherwise, so recognition does not depend on
+the order in which the two modules land.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from microexp.errors import AnnotationError, ConfigError, InputError
+
+CLASSES = ("negative", "positive", "surprise")
+FLOW_DIR = "datasets/STSNet_whole_norm_u_v_os"
+APEX_DIR = "datasets/combined_datasets_whole"
+LIST_NAME = "combined_3_class2_for_optical_flow.csv"
+
+
+@dataclass
+class FlowSet:
+    """Flow images plus one index row per sample (dataset, subject, clip, label, ...)."""
+
+    X: np.ndarray  # N x 3 x 28 x 28 float32, (u, v, strain) in [0, 1]
+    index: pd.DataFrame  # columns at least: dataset, subject, clip, label, sample
+    root: Path
+    apex: np.ndarray | None = None  # N x 3 x 28 x 28 apex faces (ImageNet-normalised RGB), when loaded
+
+    def inputs(self, with_apex: bool = False) -> np.ndarray:
+        """Model input: the flow, or flow and apex face stacked on channels (MMNet flow variant)."""
+        if not with_apex:
+            return self.X
+        if self.apex is None:
+            raise ConfigError("this model needs the apex faces; load the set with with_apex=True")
+        return np.concatenate([self.X, self.apex], axis=1)
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+
+def subject_key(dataset: str, subject) -> str:
+    """DB-prefixed subject id (``samm/006`` differs from ``casme2/06``) so LOSO folds never merge subjects."""
+    s = str(subject).strip()
+    return f"{str(dataset).strip().lower()}/{s}"
+
+
+def parse_data_spec(spec: str) -> tuple[str, Path]:
+    """``composite-flow:DIR`` -> ("composite-flow", DIR)."""
+    kind, sep, rest = spec.partition(":")
+    if not sep or not rest:
+        raise ConfigError(f"data spec must look like 'composite-flow:DIR', got {spec!r}")
+    if kind not in ("composite-flow",):
+        raise ConfigError(f"unknown data kind {kind!r}; supported: composite-flow")
+    return kind, Path(rest)
+
+
+def _find_root(root: Path) -> Path:
+    root = Path(root)
+    for cand in (root, root.parent.parent):
+        if (cand / LIST_NAME).is_file() and (cand / FLOW_DIR).is_dir():
+            return cand
+    raise InputError(f"not an HTNet-layout composite folder (needs {LIST_NAME} and {FLOW_DIR}/)", root)
+
+
+def read_flow_png(path: Path) -> np.ndarray:
+    """One u/v/strain PNG (stored RGB) -> 3 x 28 x 28 float32 in [0, 1]."""
+    import cv2
+
+    img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    if img is None:
+        raise InputError("cannot read flow image", path)
+    if img.shape[:2] != (28, 28):
+        img = cv2.resize(img, (28, 28), interpolation=cv2.INTER_AREA)
+    rgb = img[:, :, ::-1]  # stored as RGB = (u, v, strain)
+    return np.ascontiguousarray(rgb.transpose(2, 0, 1), dtype=np.float32) / 255.0
+
+
+def _private_load(root: Path) -> FlowSet:
+    root = _find_root(root)
+    df = pd.read_csv(root / LIST_NAME, dtype=str)
+    need = {"dataset", "sub", "filename_o", "label"}
+    if not need <= set(df.columns):
+        raise AnnotationError(f"missing columns {sorted(need - set(df.columns))}", root / LIST_NAME)
+    xs, rows = [], []
+    for r in df.itertuples(index=False):
+        png = root / FLOW_DIR / f"{r.sub}_{r.filename_o} .png"
+        if not png.is_file():  # tolerate copies without the odd space
+            png = root / FLOW_DIR / f"{r.sub}_{r.filename_o}.png"
+        xs.append(read_flow_png(png))
+        rows.append({"dataset": r.dataset, "subject": r.sub, "clip": r.filename_o, "label": int(r.label),
+                     "emotion": CLASSES[int(r.label)], "path": str(png)})
+    index = pd.DataFrame(rows)
+    return FlowSet(np.stack(xs).astype(np.float32), _finish_index(index), root)
+
+
+def _finish_index(index: pd.DataFrame) -> pd.DataFrame:
+    index = index.reset_index(drop=True).copy()
+    index["label"] = index["label"].astype(int)
+    if "subject_key" not in index.columns:
+        index["subject_key"] = [subject_key(d, s) for d, s in zip(index["dataset"], index["subject"], strict=True)]
+    if "sample" not in index.columns:
+        index["sample"] = [f"{s}_{c}" for s, c in zip(index["subject"], index["clip"], strict=True)]
+    return index
+
+
+IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
+IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
+
+
+def apex_tensor(rgb_uint8: np.ndarray, size: int = 28) -> np.ndarray:
+    """N x H x W x 3 uint8 RGB faces -> N x 3 x size x size float32, ImageNet-normalised (MMNet's input)."""
+    import cv2
+
+    out = []
+    for img in np.asarray(rgb_uint8):
+        if img.shape[:2] != (size, size):
+            img = cv2.resize(img, (size, size), interpolation=cv2.INTER_AREA)
+        out.append(((img.astype(np.float32) / 255.0 - IMAGENET_MEAN) / IMAGENET_STD).transpose(2, 0, 1))
+    return np.stack(out).astype(np.float32)
+
+
+def _private_apex(root: Path, index: pd.DataFrame) -> np.ndarray:
+    import cv2
+
+    root = _find_root(root)
+    df = pd.read_csv(root / LIST_NAME, dtype=str)
+    imgs = []
+    for name in df["imagename"]:
+        img = cv2.imread(str(root / APEX_DIR / name), cv2.IMREAD_COLOR)
+        if img is None:
+            raise InputError("cannot read apex crop", root / APEX_DIR / name)
+        imgs.append(img[:, :, ::-1])
+    return apex_tensor(np.stack(imgs))
+
+
+def load_composite(root: str | Path, with_apex: bool = False) -> FlowSet:
+    """The 442-sample composite flow set from an HTNet-layout folder (``../shared/realdata/htnet``).
+
+    ``with_apex`` also loads the apex face crops (28 x 28, ImageNet-normalised) for the MMNet flow variant.
+    """
+    root = Path(root)
+    try:
+        from microexp.datasets.composite_flow import load_composite_apex, load_composite_flow  # issue 4
+    except ImportError:
+        fs = _private_load(root)
+        if with_apex:
+            fs.apex = _private_apex(root, fs.index)
+        return fs
+    X, index = load_composite_flow(root)
+    X = np.asarray(X, dtype=np.float32)
+    if X.ndim != 4 or X.shape[1:] != (3, 28, 28):
+        raise InputError(f"composite flow loader returned shape {X.shape}, expected N x 3 x 28 x 28", root)
+    if X.max() > 1.5:  # 0..255 images
+        X = X / 255.0
+    apex = None
+    if with_apex:
+        A, aindex = load_composite_apex(root, size=28)
+        if list(aindex["sample"]) != list(index["sample"]):
+            raise InputError("apex crops and flow images list different samples", root)
+        apex = apex_tensor(A)
+    return FlowSet(X, _finish_index(index), Path(root), apex)
+
+
+def hflip_uvs(x: np.ndarray) -> np.ndarray:
+    """Mirror a (u, v, strain) batch left-right: flip columns and negate u (1 - u under min-max scaling)."""
+    out = x[..., ::-1].copy()
+    out[:, 0] = 1.0 - out[:, 0]
+    return out

@@ -1,0 +1,236 @@
+"""Leave-one-subject-out training and evaluation of a recogniser, resumable and fold-parallel.
+
+Each fold is a self-contained, picklable :class:`FoldTask` run by :func:`run_fold`; its result depends only
+on (seed, held-out subject) and the data, so folds may run in any order on any worker. ``run_loso`` takes an
+``executor`` with the signature of the builtin ``map`` (``executor(fn, tasks) -> iterable of results``);
+the default runs folds one after another in-process, a Ray or process-pool map can be passed instead.
+
+Selection modes (``microexp.eval.protocol``): ``last`` reports the last epoch; ``inner-val`` holds out
+``n_val_subjects`` training subjects per fold and reports the checkpoint with the best validation UF1;
+``oracle`` reports the checkpoint with the best UF1 *on the held-out subject* — test peeking, present only to
+reproduce published numbers, and labelled ``ORACLE (test-selected)`` in every output.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from microexp.errors import ConfigError, InputError
+from microexp.eval.protocol import check_select_mode, loso_splits, select_epoch, selection_label
+from microexp.eval.recognition import evaluate_log
+from microexp.io.atomic import write_json, write_text, write_with
+from microexp.recognition.data import CLASSES, FlowSet
+from microexp.recognition.registry import build, get_arch, make_config
+from microexp.recognition.train import TrainConfig, fold_seed, predict_proba, train_model
+
+Executor = Callable[[Callable, Iterable], Iterable]
+
+
+@dataclass
+class FoldTask:
+    """Everything one fold needs; no references to files or global state."""
+
+    arch: str
+    model_config: dict
+    train_config: TrainConfig
+    select: str
+    seed: int
+    test_subject: str
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_val: np.ndarray
+    y_val: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray | None  # only given in oracle mode
+    test_rows: list[int]
+
+
+def run_fold(task: FoldTask) -> dict:
+    """Train on the fold's training subjects and predict the held-out subject under the selection mode."""
+    t0, c0 = time.perf_counter(), time.process_time()
+    cfg = make_config(task.arch, task.model_config, flow=False)
+    seed = fold_seed(task.seed, task.test_subject)
+    sets: dict = {}
+    if task.select == "inner-val":
+        sets = {"val": (task.X_val, task.y_val), "test": (task.X_test, None)}
+    elif task.select == "oracle":
+        sets = {"test": (task.X_test, task.y_test)}
+    res = train_model(lambda: build(task.arch, cfg), task.X_train, task.y_train, task.train_config,
+                      seed=seed, score_sets=sets or None)
+    if task.select == "last":
+        probs = predict_proba(res.model, task.X_test)
+        pred = probs.argmax(1)
+        epoch = task.train_config.epochs
+    else:
+        n = len(res.epochs_scored)
+        scores = res.scores["val"] if task.select == "inner-val" else res.scores["test"]
+        k = select_epoch(task.select, n, val_scores=scores if task.select == "inner-val" else None,
+                         test_scores=scores if task.select == "oracle" else None)
+        pred = res.preds["test"][k]
+        epoch = res.epochs_scored[k]
+    out = {"test_subject": task.test_subject, "rows": list(map(int, task.test_rows)),
+           "pred": [int(p) for p in pred], "epoch": int(epoch), "seconds": time.perf_counter() - t0,
+           "cpu_seconds": time.process_time() - c0,
+           "final_loss": float(res.losses[-1])}
+    if task.select != "last":
+        # the last checkpoint is the last epoch: the same prediction `--select last` gives (same seed, and
+        # scoring consumes no randomness), kept so one run shows how much selection changes the result
+        out["pred_last"] = [int(p) for p in res.preds["test"][-1]]
+    return out
+
+
+def _fingerprint(arch: str, model_config: dict, train_config: TrainConfig, select: str, seed: int,
+                 n_val: int, n_samples: int) -> str:
+    blob = json.dumps({"arch": arch, "model": model_config, "train": asdict(train_config), "select": select,
+                       "seed": seed, "n_val": n_val, "n": n_samples}, sort_keys=True, default=list)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _safe(name: str) -> str:
+    return name.replace("/", "__")
+
+
+def run_loso(
+    arch: str,
+    data: FlowSet,
+    out: str | Path,
+    *,
+    select: str = "last",
+    seed: int = 0,
+    subjects: list[str] | None = None,
+    train_config: TrainConfig | None = None,
+    model_overrides: dict | None = None,
+    n_val_subjects: int = 6,
+    executor: Executor | None = None,
+    progress: Callable[[int, int | None], None] | None = None,
+) -> dict:
+    """Run (or resume) a LOSO evaluation; writes predictions.csv, summary.json, confusion.png under ``out``.
+
+    Returns the summary dict. Folds already finished under ``out`` with the same settings are reused.
+    """
+    check_select_mode(select)
+    arch_info = get_arch(arch)
+    tcfg = train_config or arch_info.train
+    mcfg = dataclasses.asdict(make_config(arch, model_overrides))
+    out = Path(out)
+    n_val = n_val_subjects if select == "inner-val" else 0
+    folds = loso_splits(data.index, "subject", dataset_col="dataset", n_val_subjects=n_val, seed=seed,
+                        subjects=subjects)
+    fp = _fingerprint(arch, mcfg, tcfg, select, seed, n_val, len(data))
+    run_file = out / "run.json"
+    if run_file.is_file():
+        prev = json.loads(run_file.read_text())
+        if prev.get("fingerprint") != fp:
+            raise ConfigError("output folder holds a run with different settings; use a new --out", out)
+    else:
+        write_json(run_file, {"fingerprint": fp, "arch": arch, "model_config": mcfg,
+                              "train_config": asdict(tcfg), "select": selection_label(select), "seed": seed})
+    fold_dir = out / "folds"
+    y = data.index["label"].to_numpy().astype(np.int64)
+    X = data.inputs(with_apex=arch_info.with_apex)
+    done: dict[str, dict] = {}
+    for f in folds:
+        p = fold_dir / f"{_safe(f.test_subject)}.json"
+        if p.is_file():
+            done[f.test_subject] = json.loads(p.read_text())
+    pending = [f for f in folds if f.test_subject not in done]
+    tasks = (FoldTask(arch, mcfg, tcfg, select, seed, f.test_subject, X[f.train_idx], y[f.train_idx],
+                      X[f.val_idx], y[f.val_idx], X[f.test_idx],
+                      y[f.test_idx] if select == "oracle" else None, list(f.test_idx))
+             for f in pending)
+    t0 = time.perf_counter()
+    if progress is not None:
+        progress(len(done), len(folds))
+    for result in (executor or map)(run_fold, tasks):
+        write_json(fold_dir / f"{_safe(result['test_subject'])}.json", result)
+        done[result["test_subject"]] = result
+        if progress is not None:
+            progress(len(done), len(folds))
+    elapsed = time.perf_counter() - t0
+    return _write_outputs(out, arch, data, folds, done, select, seed, tcfg, mcfg, elapsed)
+
+
+def _write_outputs(out: Path, arch: str, data: FlowSet, folds, done: dict, select: str, seed: int,
+                   tcfg: TrainConfig, mcfg: dict, elapsed: float) -> dict:
+    rows = []
+    for f in folds:
+        r = done[f.test_subject]
+        for i, p in zip(r["rows"], r["pred"], strict=True):
+            row = data.index.iloc[i]
+            rows.append({"subject": f.test_subject, "sample": row["sample"], "dataset": row["dataset"],
+                         "true": CLASSES[int(row["label"])], "pred": CLASSES[int(p)], "epoch": r["epoch"]})
+        if "pred_last" in r:
+            for k, q in enumerate(r["pred_last"], start=len(rows) - len(r["rows"])):
+                rows[k]["pred_last_epoch"] = CLASSES[int(q)]
+    if not rows:
+        raise InputError("no predictions: every fold is empty")
+    log = pd.DataFrame(rows)
+    label = selection_label(select)
+    write_with(out / "predictions.csv", lambda p: log.to_csv(p, index=False))
+    metrics = _metrics(log, "pred")
+    # CPU (process) seconds of the folds; folds written before this was recorded count their wall time
+    fold_cpu = round(float(sum(done[f.test_subject].get("cpu_seconds", done[f.test_subject]["seconds"])
+                               for f in folds)), 2)
+    summary = {
+        "model": arch, "select": label, "oracle": select == "oracle", "seed": seed,
+        "epochs": tcfg.epochs, "folds": len(folds), "samples": len(log),
+        "metrics": metrics,
+        "fold_cpu_seconds": fold_cpu, "wall_seconds_this_run": round(elapsed, 2),
+        "train_config": asdict(tcfg), "model_config": mcfg,
+        "data": str(data.root),
+    }
+    if select != "last" and "pred_last_epoch" in log.columns:
+        summary["last_epoch_metrics"] = _metrics(log, "pred_last_epoch")
+    write_json(out / "summary.json", summary)
+    write_with(out / "confusion.png", lambda p: _plot_confusion(log, label, arch, metrics["all"], p))
+    write_text(out / "megc_log.txt", _megc_log(log, label))
+    return summary
+
+
+def _metrics(log: pd.DataFrame, column: str) -> dict:
+    table = evaluate_log(log.assign(pred=log[column]), list(CLASSES), by="dataset", absent="ignore")
+    return {part: {k: float(v) if k != "n" else int(v) for k, v in r.items()}
+            for part, r in table.to_dict(orient="index").items()}
+
+
+def _megc_log(log: pd.DataFrame, label: str) -> str:
+    """MEGC per-sample log: a header per fold, then ``sample true pred``; selection mode on the first line."""
+    lines = [f"# selection: {label}"]
+    for subj, g in log.groupby("subject", sort=False):
+        lines.append(f"{g['dataset'].iloc[0]} {subj.rpartition('/')[2]}")
+        lines += [f"{s} {CLASSES.index(t)} {CLASSES.index(p)}" for s, t, p in zip(g["sample"], g["true"], g["pred"],
+                                                                                 strict=True)]
+    return "\n".join(lines) + "\n"
+
+
+def _plot_confusion(log: pd.DataFrame, label: str, arch: str, m: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from sklearn.metrics import confusion_matrix
+
+    cm = confusion_matrix(log["true"], log["pred"], labels=list(CLASSES))
+    fig, ax = plt.subplots(figsize=(4.2, 4.0), dpi=110)
+    ax.imshow(cm, cmap="Blues")
+    for i in range(len(CLASSES)):
+        for j in range(len(CLASSES)):
+            ax.text(j, i, str(cm[i, j]), ha="center", va="center",
+                    color="white" if cm[i, j] > cm.max() / 2 else "black")
+    ax.set_xticks(range(len(CLASSES)), CLASSES)
+    ax.set_yticks(range(len(CLASSES)), CLASSES)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    ax.set_title(f"{arch} LOSO [{label}]\nUF1 {m['uf1']:.4f}  UAR {m['uar']:.4f}", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, format="png")
+    plt.close(fig)

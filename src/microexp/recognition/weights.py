@@ -1,0 +1,75 @@
+"""Recogniser checkpoints: one ``.pt`` holding architecture name, config, classes, input encoding and weights.
+
+Everything needed to rebuild the model is inside the file, so a checkpoint never depends on code defaults
+that may change later. The shipped default lives in ``microexp/weights/`` next to its model card.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from importlib import resources
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from microexp.errors import ModelError
+from microexp.io.atomic import write_with
+from microexp.recognition.data import CLASSES
+from microexp.recognition.registry import build, make_config
+
+FORMAT = "microexp-recognizer/1"
+INPUT_ENCODING = "uvs01-28"  # (u, v, strain), per-image min-max to [0, 1], 28 x 28
+DEFAULT_NAME = "recognizer_ststnet.pt"
+
+
+def save_checkpoint(path: str | Path, arch: str, model: nn.Module, config, meta: dict | None = None) -> Path:
+    """Write a self-describing checkpoint atomically (float32 weights)."""
+    state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+    blob = {"format": FORMAT, "arch": arch, "config": dataclasses.asdict(config), "classes": list(CLASSES),
+            "input": INPUT_ENCODING, "state_dict": state, "meta": dict(meta or {})}
+    out = write_with(path, lambda p: torch.save(blob, p))
+    out.chmod(0o644)  # package data: readable by everyone, like any other installed file
+    return out
+
+
+def load_checkpoint(path: str | Path) -> tuple[nn.Module, dict]:
+    """Rebuild the model of a checkpoint in eval mode; returns (model, info without the weights)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelError("recogniser weights not found", path)
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise ModelError(f"cannot read weights: {err}", path) from err
+    if not isinstance(blob, dict) or blob.get("format") != FORMAT:
+        raise ModelError(f"not a microexp recogniser checkpoint (expected format {FORMAT})", path)
+    if blob.get("input") != INPUT_ENCODING:
+        raise ModelError(f"unsupported input encoding {blob.get('input')!r}", path)
+    values = dict(blob["config"])
+    if "weights" in values:  # ImageNet init is inside the saved weights already; never reload it
+        values.update(weights=None, allow_scratch=True)
+    cfg = make_config(blob["arch"], values, flow=False)
+    model = build(blob["arch"], cfg)
+    try:
+        model.load_state_dict(blob["state_dict"], strict=True)
+    except RuntimeError as err:
+        raise ModelError(f"weights do not fit {blob['arch']}: {err}", path) from err
+    info = {k: v for k, v in blob.items() if k != "state_dict"}
+    return model.eval(), info
+
+
+def default_weights_path() -> Path:
+    """Path of the shipped default recogniser (inside the installed package)."""
+    return Path(str(resources.files("microexp").joinpath("weights", DEFAULT_NAME)))
+
+
+_CACHE: dict[str, tuple[nn.Module, dict]] = {}
+
+
+def load_default(path: str | Path | None = None) -> tuple[nn.Module, dict]:
+    """The default (or given) checkpoint, loaded once per process and path (read-only use)."""
+    p = str(Path(path) if path else default_weights_path())
+    if p not in _CACHE:
+        _CACHE[p] = load_checkpoint(p)
+    return _CACHE[p]

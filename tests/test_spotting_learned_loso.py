@@ -1,0 +1,112 @@
+"""LOSO driver (resumable folds, MEGC outputs) and the `train spotter` / `spot --model` commands."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from test_spotting_learned import synth_seq
+from typer.testing import CliRunner
+
+from microexp.cli.main import app
+from microexp.spotting.train import SpotData, SpotTrainConfig, SpotVideo, load_spot_data, run_loso
+
+from conftest import shared_path
+
+EVENTS = {"a": [(30, 37), (90, 97)], "b": [(50, 57), (120, 127)], "c": [(20, 27), (100, 107)]}
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)
+
+
+def tiny_data():
+    seqs = {v: synth_seq(160, ev, i, size=32, texture=5) for i, (v, ev) in enumerate(EVENTS.items())}
+    videos = [SpotVideo(v, f"s{v}", "", 30.0) for v in EVENTS]
+    gt = pd.DataFrame([(v, f"s{v}", a, b, "me") for v, ev in EVENTS.items() for a, b in ev],
+                      columns=["video", "subject", "onset", "offset", "type"])
+    return SpotData("tiny", videos, gt), seqs
+
+
+def test_loso_writes_outputs_and_resumes(tmp_path):
+    data, seqs = tiny_data()
+    cfg = SpotTrainConfig(epochs=2, batch=16, size=32, kinds=("me",), p=0.6)
+    s1 = run_loso("refcnn3d", data, tmp_path, cfg, seqs=seqs, subjects=["sa", "sb"])
+    assert s1["n_folds"] == 2
+    for sub in ("sa", "sb"):
+        info = json.loads((tmp_path / "folds" / sub / "fold.json").read_text())["info"]
+        assert info["kinds"]["me"]["k"] == 4  # mean(off − on) = 7 over the *other* subjects -> int(8/2)
+    pred = pd.read_csv(tmp_path / "predictions.csv")
+    assert list(pred.columns) == ["vid", "pred_onset", "pred_offset", "type"]
+    assert set(pred["vid"]) <= {"a", "b"}
+    table = pd.read_csv(tmp_path / "megc_megc2020.csv", index_col=0)
+    assert table.loc["me", "n_gt"] == 4  # GT of the evaluated subjects only
+    w = tmp_path / "folds" / "sa" / "weights.pt"
+    mtime = w.stat().st_mtime_ns
+    s2 = run_loso("refcnn3d", data, tmp_path, cfg, seqs=seqs, subjects=["sa", "sb"])
+    assert w.stat().st_mtime_ns == mtime  # resumed, not retrained
+    assert s2["tables"] == s1["tables"]
+    ck = torch.load(w, weights_only=False)
+    assert ck["arch"] == "refcnn3d" and ck["models"]["me"]["p"] == 0.6
+
+
+def test_fold_threshold_is_chosen_on_training_subjects_only(tmp_path):
+    data, seqs = tiny_data()
+    cfg = SpotTrainConfig(epochs=1, batch=16, size=32, kinds=("me",), p_grid=(0.5, 0.7))
+    s = run_loso("refcnn3d", data, tmp_path, cfg, seqs=seqs, subjects=["sc"])
+    info = s["folds"][0]["kinds"]["me"]
+    assert set(info["p_train_f1"]) == {0.5, 0.7} and info["p"] in (0.5, 0.7)
+
+
+@pytest.fixture(scope="module")
+def suite(tmp_path_factory):
+    """Two 'videos' (links to one real face clip) with made-up labels: exercises the real decode path."""
+    src = shared_path("video", "single_face.mp4")
+    d = tmp_path_factory.mktemp("suite")
+    for v in ("v000", "v001"):
+        (d / f"{v}.mp4").symlink_to(src)
+    pd.DataFrame([("v000", "p1", 20, 24, 28, "me", "x", ""), ("v001", "p2", 30, 34, 38, "me", "x", "")],
+                 columns=["video", "subject", "onset", "apex", "offset", "type", "emotion", "au"]
+                 ).to_csv(d / "index.csv", index=False)
+    return d
+
+
+def test_synth_suite_loader(suite):
+    data = load_spot_data(f"synth:{suite}")
+    assert [v.subject for v in data.videos] == ["p1", "p2"] and data.videos[0].fps == pytest.approx(30)
+    assert data.gt["onset"].tolist() == [20, 30]
+
+
+def test_cli_train_then_spot_with_weights(suite, tmp_path, monkeypatch):
+    monkeypatch.setenv("MICROEXP_CACHE", str(tmp_path / "cache"))
+    runner = CliRunner()
+    out = tmp_path / "run"
+    r = runner.invoke(app, ["train", "spotter", "--model", "refcnn3d", "--data", f"synth:{suite}", "--out",
+                            str(out), "--epochs", "1", "--size", "32", "--kinds", "me", "--p", "0.6"])
+    assert r.exit_code == 0, r.output
+    assert (out / "predictions.csv").is_file() and (out / "megc_softnet.csv").is_file()
+    weights = out / "folds" / "p1" / "weights.pt"
+    r = runner.invoke(app, ["spot", str(suite / "v000.mp4"), "--model", "refcnn3d", "--weights", str(weights),
+                            "-o", str(tmp_path / "spot")])
+    assert r.exit_code == 0, r.output
+    iv = pd.read_csv(tmp_path / "spot" / "intervals.csv")
+    assert set(iv["type"]) <= {"me"}
+    z = np.load(tmp_path / "spot" / "scores.npz")
+    assert z["score"].shape == (72,) and z["displacement"].shape == (72, 1)
+    r = runner.invoke(app, ["spot", str(suite / "v000.mp4"), "--model", "mesnet", "--weights", str(weights)])
+    assert r.exit_code == 2 and "refcnn3d" in r.output
+
+
+def test_cli_errors_are_one_line(tmp_path):
+    runner = CliRunner()
+    r = runner.invoke(app, ["train", "spotter", "--model", "nope", "--data", "synth:/x", "--out", str(tmp_path)])
+    assert r.exit_code == 2 and "refcnn3d" in r.output
+    r = runner.invoke(app, ["train", "spotter", "--data", f"synth:{tmp_path}/missing", "--out", str(tmp_path)])
+    assert r.exit_code == 2
