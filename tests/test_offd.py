@@ -136,3 +136,31 @@ def test_resample_stream_strides_and_vfr():
     out = list(resample_stream(vfr, 30))
     assert [round(t * 30) for _, t, _ in out] == pytest.approx(list(range(len(out))), abs=1)
     assert all(abs(t - k / 30) <= 0.025 for k, (_, t, _) in enumerate(out))
+
+
+@pytest.mark.parametrize("radius", [1, 5, 30, 250])
+def test_window_floor_equals_the_reference_loop(radius):
+    from microexp.spotting.offd import window_floor
+
+    y = np.random.default_rng(radius).normal(size=198)
+    naive = np.array([y[max(0, j - radius):j + radius].min() for j in range(y.size)])
+    assert np.array_equal(window_floor(y, radius), naive)
+
+
+def test_lazy_emd_gives_the_eager_answer():
+    """EMD runs only when a candidate passes T2; the detections must equal those with EMD always run."""
+    from microexp.spotting.offd import emd_detrend
+
+    rng = np.random.default_rng(3)
+    y = ideal_lowpass(np.abs(rng.normal(0, 0.3, 198)) + bump(198, 90, 5, 3.0) + np.linspace(0, 2, 198), 5.0, 30.0)
+    calls = []
+
+    def lazy():
+        calls.append(1)
+        return emd_detrend(y)
+
+    eager = detect_channel(y, emd_detrend(y), 1.4, 1.9, 0.8, 30, 3)
+    assert detect_channel(y, lazy, 1.4, 1.9, 0.8, 30, 3) == eager and eager
+    assert len(calls) == 1
+    flat = np.full(198, 0.1)
+    assert detect_channel(flat, lazy, 1.4, 1.9, 0.8, 30, 3) == [] and len(calls) == 1

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -65,7 +66,7 @@ class LandmarkDetector:
         import dlib
 
         self._dlib = dlib
-        self.detector = dlib.get_frontal_face_detector()
+        self.detector = _hog_detector()
         self.predictor = _predictor(str(landmark_model_path(model_path)))
         self.upsample = upsample
 
@@ -95,6 +96,19 @@ class LandmarkDetector:
         else:
             box = boxes[0]
         return box, self.landmarks(gray, box)
+
+
+_local = threading.local()
+
+
+def _hog_detector():
+    """dlib builds its HOG detector in ~1.5 s: build it once per thread and reuse it."""
+    det = getattr(_local, "hog", None)
+    if det is None:
+        import dlib
+
+        det = _local.hog = dlib.get_frontal_face_detector()
+    return det
 
 
 @lru_cache(maxsize=2)

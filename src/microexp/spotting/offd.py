@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
+from functools import partial
 
 import numpy as np
 
@@ -232,9 +233,20 @@ def emd_detrend(y: np.ndarray) -> np.ndarray:
     return imfs[:-1].sum(axis=0)
 
 
-def detect_channel(y: np.ndarray, d: np.ndarray, t1: float, t2: float, td: float, radius: int,
+def window_floor(y: np.ndarray, radius: int) -> np.ndarray:
+    """``min(y[max(0, j - radius):j + radius])`` for every j, vectorised (the window the reference uses)."""
+    pad = np.full(radius, np.inf)
+    yp = np.concatenate([pad, y, pad])
+    return np.lib.stride_tricks.sliding_window_view(yp, 2 * radius).min(axis=1)[: y.size]
+
+
+def detect_channel(y: np.ndarray, d, t1: float, t2: float, td: float, radius: int,
                    gap: int) -> list[tuple[int, int]]:
-    """Candidates ≥ T1, prominence test over ±radius on the signal (T2) and its detrended copy (Td)."""
+    """Candidates ≥ T1, prominence test over ±radius on the signal (T2) and its detrended copy (Td).
+
+    ``d`` may be a callable returning the detrended copy: EMD is the slowest step after flow, and most
+    channels of most windows have no candidate at all, so it is computed only when one passes T2.
+    """
     ys = y - y.min()
     cand = np.nonzero(ys >= t1)[0]
     keep = []
@@ -242,8 +254,11 @@ def detect_channel(y: np.ndarray, d: np.ndarray, t1: float, t2: float, td: float
     for s, e in runs(cand, gap):
         for j in range(s, e + 1):  # the reference code skipped each run's last frame: fixed
             lo, hi = max(0, j - radius), min(n, j + radius)
-            if ys[j] - ys[lo:hi].min() > t2 and d[j] - d[lo:hi].min() > td:
-                keep.append(j)
+            if ys[j] - ys[lo:hi].min() > t2:
+                if callable(d):
+                    d = d()
+                if d[j] - d[lo:hi].min() > td:
+                    keep.append(j)
     return runs(keep, gap)
 
 
@@ -331,10 +346,13 @@ def analyse_window(signals: np.ndarray, groups: list[str], cfg: OFFDConfig, rate
     for ch in range(c):
         x = signals[ch, 1:-1]
         y = ideal_lowpass(x, cfg.lowpass_hz, rate)
-        d = emd_detrend(y) if cfg.detrend == "emd" else y - y.mean()
+        if cfg.detrend == "emd":
+            d = partial(emd_detrend, y)
+        else:
+            d = y - y.mean()
         filtered[ch, 1:-1] = y
         t2 = t2s[groups[ch]] * s
-        floor = np.array([y[max(0, j - radius):j + radius].min() for j in range(y.size)])
+        floor = window_floor(y, radius)
         score[1:-1] = np.maximum(score[1:-1], (y - floor) / t2)
         for cs, ce in detect_channel(y, d, t1 * s, t2, td * s, radius, gap):
             on, off = grow(y, cs, ce, cfg.grow_fraction, radius, cfg.cliff_px * s, span)
