@@ -45,6 +45,10 @@ def test_write_clip_video_labels_and_sidecar(tmp_path):
     assert len(frames) == cfg.n_frames and src.info.fps == pytest.approx(30)
     assert frames[0].shape == (240, 320, 3)
     assert (csv["offset"] < cfg.n_frames).all() and (csv["onset"] >= 0).all()
+    import av
+
+    with av.open(str(tmp_path / "clip.mp4")) as container:  # the file itself says it is synthetic
+        assert "synthetic" in container.metadata.get("comment", "")
 
 
 def test_same_seed_same_video_content(tmp_path):
@@ -74,7 +78,11 @@ def test_bad_config_is_a_typed_error(tmp_path):
 
 
 def test_suite_has_subjects_and_resumes(tmp_path):
-    crop = sorted(shared_path(*CROPS).glob("*.jpg"))[0]
+    """Two base faces -> two subjects; a second face is made from the astronaut so no shared data is needed."""
+    from skimage import data
+
+    crop = tmp_path / "mirrored.png"
+    cv2.imwrite(str(crop), cv2.flip(cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR), 1))
     index = write_suite(tmp_path / "s", n_videos=3, preset="casme_sq", faces=["astronaut", str(crop)], seed=2,
                         seconds=2, distractors=Distractors.none(), **SMALL)
     assert list(index.columns) == SUITE_COLUMNS

@@ -19,14 +19,20 @@ from microexp.io.atomic import atomic_path
 X264_DETERMINISTIC = "mbtree=0:rc-lookahead=0"
 
 
-def write_video_reproducible(path: str | Path, frames: Iterable[np.ndarray], fps: float, crf: int = 23) -> Path:
-    """Write BGR frames to an H.264 MP4 atomically; the same frames always give the same bytes."""
+def write_video_reproducible(path: str | Path, frames: Iterable[np.ndarray], fps: float, crf: int = 23,
+                             comment: str | None = None) -> Path:
+    """Write BGR frames to an H.264 MP4 atomically; the same frames always give the same bytes.
+
+    ``comment`` goes into the container's metadata (used to mark synthetic footage in the file itself).
+    """
     import av
 
     path = Path(path)
     fmt = {".mp4": "mp4", ".mov": "mov", ".avi": "avi", ".mkv": "matroska"}.get(path.suffix.lower(), "mp4")
     with atomic_path(path) as tmp:
         with av.open(str(tmp), mode="w", format=fmt) as out:
+            if comment:
+                out.metadata["comment"] = comment
             stream = None
             for img in frames:
                 if stream is None:
