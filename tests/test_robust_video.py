@@ -408,3 +408,23 @@ def test_untruncated_files_pass_the_completeness_check(tmp_path):
     for ext in ("mp4", "mkv", "avi", "mov"):
         p = write_clip(tmp_path / f"ok.{ext}", 40, face_frame)
         assert sum(1 for _ in VideoSource(p).frames(gray=True)) == 40
+
+
+# ---- the same refusals through `analyze` and the Python API ----------------------------------------------------------
+
+NO_DECODE = ("zero-byte-video", "missing-file", "truncated-mp4", "text-renamed-mp4", "random-bytes-mov", "audio-only")
+
+
+@pytest.mark.parametrize("case", [c for c in ERROR_CASES if c.id in NO_DECODE], ids=lambda c: c.id)
+def test_analyze_and_api_refuse_the_same_way(case, tmp_path):
+    import microexp
+    from microexp.errors import InputError
+
+    path, extra = case.build(tmp_path)
+    res = invoke(["analyze", path, "-o", tmp_path / "out", *extra])
+    assert_one_line_error(res, path, case.error)
+    assert not (tmp_path / "out" / "result.json").exists() and not (tmp_path / "out" / "intervals.csv").exists()
+    for call in (microexp.spot, microexp.analyze):
+        with pytest.raises(InputError, match=case.error) as err:
+            call(path)
+        assert str(err.value).startswith(str(path)) and "\n" not in str(err.value)

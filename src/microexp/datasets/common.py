@@ -24,6 +24,10 @@ from microexp.errors import AnnotationError, InputError
 
 STANDARD_COLUMNS = ("dataset", "subject", "clip", "onset", "apex", "offset", "type", "emotion", "au")
 FRAME_COLUMNS = ("onset", "apex", "offset")
+#: Largest frame number accepted (about four months at 200 fps); larger values are typos or overflow and
+#: would wrap around in the ``Int64`` columns.
+MAX_FRAME = 2**31 - 1
+_NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
 
 
 def norm_subject(dataset: str, subject) -> str:
@@ -33,6 +37,10 @@ def norm_subject(dataset: str, subject) -> str:
         s = s[:-2]
     low = s.lower()
     digits = re.sub(r"\D", "", s)
+    if dataset in ("casme2", "casme", "samm", "samm_lv", "smic", "casme_sq"):
+        # one number, optionally after a prefix ('sub01', 's15', 'SAMM 006'): '0A' or '1/2' is not a subject
+        m = re.fullmatch(r"[A-Za-z._ -]*?([0-9]+)", s)
+        digits = m.group(1) if m else ""
     if dataset in ("casme2", "casme"):
         if not digits:
             raise ValueError(f"bad CASME II subject {subject!r}")
@@ -89,16 +97,28 @@ def to_frame(value, *, column: str, path, row: int, missing: Iterable = ("/", ""
         try:
             num = float(text)
         except ValueError:
+            num = None
+        # plain ASCII numbers only: Python's float() also takes '1_000' and non-Latin digits
+        if num is None or (math.isfinite(num) and not _NUMBER.fullmatch(text)):
             raise AnnotationError(f"column {column!r} row {row}: {text[:40]!r} is not a frame number",
                                   path) from None
     if not math.isfinite(num):
         raise AnnotationError(f"column {column!r} row {row}: {value!r} is not a finite frame number", path)
     frame = int(math.floor(num + 0.5))  # SAMM-LV stores 566.4000000000001
+    if frame > MAX_FRAME:
+        raise AnnotationError(f"column {column!r} row {row}: frame number {text_of(value)} is too large "
+                              f"(over {MAX_FRAME})", path)
     if frame == -1:
         return pd.NA
     if frame < 0:
         raise AnnotationError(f"column {column!r} row {row}: negative frame number {frame}", path)
     return frame
+
+
+def text_of(value) -> str:
+    """A cell as it reads in a message: at most 40 characters."""
+    text = str(value).strip()
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def clean_text(value) -> str:
@@ -254,7 +274,7 @@ def parse_rows(body: pd.DataFrame, positions: dict[str, int], cols: Iterable[Col
                 v = norm_emotion(v)
             else:
                 v = clean_text(v)
-            if c.required and c.kind in ("text", "subject") and v == "":
+            if c.required and c.kind in ("text", "subject", "emotion") and v == "":
                 raise AnnotationError(f"column {name!r} row {sheet_row}: empty value", path)
             out[c.out].append(v)
         rows.append(sheet_row)

@@ -17,6 +17,8 @@ from microexp.errors import AnnotationError, InputError
 from microexp.io.atomic import write_text, write_with
 
 INTERVAL_COLUMNS = ("video", "onset", "offset", "type")
+#: Largest frame number accepted; beyond it a value would wrap around in int64 (1e20 -> a negative frame).
+MAX_FRAME = 2**31 - 1
 
 _TYPE_ALIASES = {
     "me": "me", "micro": "me", "micro-expression": "me", "microexpression": "me", "micro - 1/2": "me",
@@ -77,9 +79,12 @@ def check_intervals(df: pd.DataFrame, path=None, *, what: str = "intervals", row
         bad = num.isna() | ~np.isfinite(num) | (num != np.round(num))
         if col == "apex":
             bad &= out[col].notna()
-        if bad.any():
-            i = out.index[bad][0]
-            raise AnnotationError(f"{where(i)}: {col} {out.at[i, col]!r} is not a whole frame number", path)
+        huge = ~bad & (num.abs() > MAX_FRAME)  # would wrap around in int64: 1e20 must not become negative
+        if (bad | huge).any():
+            k = int(np.flatnonzero((bad | huge).to_numpy())[0])
+            i = out.index[k]
+            problem = f"is out of range (over {MAX_FRAME})" if huge.iloc[k] else "is not a whole frame number"
+            raise AnnotationError(f"{where(i)}: {col} {out.at[i, col]!r} {problem}", path)
         out[col] = num.round().astype("Int64" if col == "apex" else "int64")
     if need_type or "type" in out.columns:
         kinds = out["type"].map(normalize_type)
@@ -104,8 +109,10 @@ def read_megc_csv(path: str | Path, frame_base: int = 0, *, need_type: bool = Tr
     _check_base(frame_base, path)
     if not path.is_file():
         raise InputError("no such interval CSV", path)
+    lines = _record_lines(path)
     try:
-        df = pd.read_csv(path, dtype=str, skipinitialspace=True, keep_default_na=False, na_values=[""])
+        df = pd.read_csv(path, dtype=str, skipinitialspace=True, keep_default_na=False, na_values=[""],
+                         index_col=False)
     except pd.errors.EmptyDataError:
         raise AnnotationError("empty file, expected a header 'vid,pred_onset,pred_offset,type'", path) from None
     except (pd.errors.ParserError, UnicodeDecodeError) as err:
@@ -114,25 +121,54 @@ def read_megc_csv(path: str | Path, frame_base: int = 0, *, need_type: bool = Tr
         m = re.fullmatch(r"(.+)\.\d+", str(c))
         if m and m.group(1) in df.columns:
             raise AnnotationError(f"column {m.group(1)!r} appears twice in the header", path)
-    df = check_intervals(df, path, what="interval CSV", row_offset=2, need_type=need_type)
+    # messages name the line of the file (blank lines are skipped by the reader, not by the numbering)
+    df.index = lines if lines is not None and len(lines) == len(df) else pd.RangeIndex(2, len(df) + 2)
+    df = check_intervals(df, path, what="interval CSV", need_type=need_type)
     neg = (df["onset"] < 0) | (df["offset"] < 0)
     if neg.any():  # no frame has a negative number; scoring it as a plain FP would hide a broken writer
         r = int(np.flatnonzero(neg.to_numpy())[0])
-        raise AnnotationError(f"row {r + 2}: negative frame number ({df['onset'].iloc[r]}, "
+        raise AnnotationError(f"row {df.index[r]}: negative frame number ({df['onset'].iloc[r]}, "
                               f"{df['offset'].iloc[r]})", path)
     for col in ("score", "confidence"):
         if col in df.columns:
             num = pd.to_numeric(df[col], errors="coerce")
             if num.isna().any():
-                r = int(np.flatnonzero(num.isna().to_numpy())[0]) + 2
-                raise AnnotationError(f"row {r}: {col} {df[col].iloc[r - 2]!r} is not a number", path)
+                r = int(np.flatnonzero(num.isna().to_numpy())[0])
+                raise AnnotationError(f"row {df.index[r]}: {col} {df[col].iloc[r]!r} is not a number", path)
             df[col] = num
     if "subject" in df.columns:
         df["subject"] = df["subject"].astype(str)
     cols = [c for c in INTERVAL_COLUMNS if c in df.columns]
-    df = df[cols + [c for c in df.columns if c not in cols]]
+    df = df[cols + [c for c in df.columns if c not in cols]].reset_index(drop=True)
     df.attrs = {"source": str(path), "frame_base": frame_base}
     return df
+
+
+def _record_lines(path: Path) -> list[int] | None:
+    """File line of every non-blank data record; raises when a row holds more values than the header names.
+
+    pandas would silently take a row's extra leading value as the index (shifting every column) or drop
+    extra trailing values; an interval file whose rows and header disagree is refused instead. Trailing
+    empty fields (``v1,10,20,me,``) are accepted. ``None`` when the text cannot be scanned (pandas decides).
+    """
+    import csv
+
+    try:
+        with open(path, encoding="utf-8", newline="") as fh:
+            records = []
+            reader = csv.reader(fh, skipinitialspace=True)
+            for row in reader:
+                records.append((reader.line_num, row))
+    except (UnicodeDecodeError, csv.Error, ValueError):
+        return None
+    body = [(n, r) for n, r in records if len(r) > 1 or (r and r[0].strip())]
+    if not body:
+        return None
+    width = len(body[0][1])
+    for n, r in body[1:]:
+        if len(r) > width and any(c.strip() for c in r[width:]):
+            raise AnnotationError(f"row {n}: {len(r)} values but the header names {width} columns", path)
+    return [n for n, _ in body[1:]]
 
 
 def write_megc_csv(df: pd.DataFrame, path: str | Path, frame_base: int | None = None) -> Path:

@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import tempfile
+import zipfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ import numpy as np
 
 from microexp.errors import InputError, NoFaceError
 from microexp.face.track import TrackConfig, track_crops
+from microexp.io.atomic import _UMASK
 from microexp.io.video import VideoSource
 
 CACHE_VERSION = 1
@@ -90,7 +92,11 @@ def get_or_build_crops(video_path: str | Path, fps: float | None = None, size: i
     key = cache_key(video_digest(video_path), fps, cfg)
     entry = root / "crops" / key
     if (entry / MARKER).is_file():
-        return _load(entry, key, str(video_path))
+        try:
+            return _load(entry, key, str(video_path))
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+            # finished, then damaged (disk trouble, a hand edit): never read it, build it again
+            shutil.rmtree(entry, ignore_errors=True)
     _build(video_path, fps, cfg, entry, progress)
     return _load(entry, key, str(video_path), from_cache=False)
 
@@ -117,6 +123,7 @@ def _build(video_path, fps, cfg: TrackConfig, entry: Path, progress) -> None:
                 "track": asdict(cfg), "version": CACHE_VERSION}
         (tmp / "info.json").write_text(json.dumps(info, indent=1))
         (tmp / MARKER).write_text("ok\n")
+        os.chmod(tmp, 0o777 & ~_UMASK)  # mkdtemp makes 0700; a shared cache must be readable by its users
         if entry.exists() and not (entry / MARKER).is_file():
             shutil.rmtree(entry, ignore_errors=True)  # a broken entry from an older, non-atomic writer
         try:
@@ -132,8 +139,12 @@ def _build(video_path, fps, cfg: TrackConfig, entry: Path, progress) -> None:
 def _load(entry: Path, key: str, video: str, from_cache: bool = True) -> CropSequence:
     info = json.loads((entry / "info.json").read_text())
     n, s = int(info["n"]), int(info["size"])
+    if (entry / "crops.u8").stat().st_size != n * s * s:
+        raise ValueError(f"cache entry {entry.name}: crops.u8 does not hold {n} crops of {s}x{s}")
     crops = np.memmap(entry / "crops.u8", dtype=np.uint8, mode="r", shape=(n, s, s))
     with np.load(entry / "meta.npz") as m:
         meta = {k: m[k] for k in ("face", "index", "time", "transforms")}
+    if any(len(v) != n for v in meta.values()):
+        raise ValueError(f"cache entry {entry.name}: meta.npz does not describe {n} frames")
     return CropSequence(crops, meta["face"], meta["index"], meta["time"], meta["transforms"], float(info["fps"]),
                         s, key, video, from_cache)
