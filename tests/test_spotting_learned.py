@@ -124,3 +124,23 @@ def test_training_without_positives_is_a_typed_error():
     seqs = [synth_seq(40, [], 0)]
     with pytest.raises(InputError):
         fit_refcnn3d(seqs, [[]], 3, SpotTrainConfig(epochs=1, size=SIZE), seed=0)
+
+
+@pytest.mark.parametrize("residual", [False, True])
+def test_inference_path_with_folded_batch_norm_equals_the_plain_layers(residual):
+    torch.manual_seed(0)
+    m = build_refcnn3d(RefCNN3DConfig(k=2, size=SIZE, residual=residual))
+    for bn in (mod for mod in m.modules() if isinstance(mod, torch.nn.BatchNorm3d)):
+        bn.running_mean.uniform_(-1, 1)
+        bn.running_var.uniform_(0.5, 2)
+        bn.weight.data.uniform_(-2, 2)  # negative scales too: pooling must stay after the BN
+        bn.bias.data.uniform_(-1, 1)
+    x = torch.rand(5, 3, SIZE, SIZE)
+    with torch.no_grad():
+        fused = m.eval()(x)
+        m.train()  # the training code path (BN, then ReLU, then pool) ...
+        for mod in m.modules():
+            if isinstance(mod, (torch.nn.BatchNorm3d, torch.nn.Dropout)):
+                mod.eval()  # ... with BN on its running statistics and no dropout
+        plain = m(x)
+    torch.testing.assert_close(fused, plain, atol=1e-5, rtol=1e-4)

@@ -78,21 +78,34 @@ def suite(tmp_path_factory):
     return d
 
 
+@pytest.fixture(scope="module")
+def crop_cache(tmp_path_factory):
+    """One crop cache for the CLI tests of this module: the clip's faces are tracked once."""
+    return tmp_path_factory.mktemp("cache")
+
+
 def test_synth_suite_loader(suite):
     data = load_spot_data(f"synth:{suite}")
     assert [v.subject for v in data.videos] == ["p1", "p2"] and data.videos[0].fps == pytest.approx(30)
     assert data.gt["onset"].tolist() == [20, 30]
 
 
-def test_cli_train_then_spot_with_weights(suite, tmp_path, monkeypatch):
-    monkeypatch.setenv("MICROEXP_CACHE", str(tmp_path / "cache"))
+def test_cli_train_then_spot_with_weights(suite, tmp_path, monkeypatch, crop_cache):
+    monkeypatch.setenv("MICROEXP_CACHE", str(crop_cache))
     runner = CliRunner()
     out = tmp_path / "run"
     r = runner.invoke(app, ["train", "spotter", "--model", "refcnn3d", "--data", f"synth:{suite}", "--out",
                             str(out), "--epochs", "1", "--size", "32", "--kinds", "me", "--p", "0.6"])
     assert r.exit_code == 0, r.output
     assert (out / "predictions.csv").is_file() and (out / "megc_softnet.csv").is_file()
+    assert (out / "summary.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     weights = out / "folds" / "p1" / "weights.pt"
+    from microexp.features import cache
+
+    def no_decode(*a, **k):
+        raise AssertionError("crops decoded again although training cached them")
+
+    monkeypatch.setattr(cache, "_build", no_decode)  # training filled the crop cache: spot must not decode
     r = runner.invoke(app, ["spot", str(suite / "v000.mp4"), "--model", "refcnn3d", "--weights", str(weights),
                             "-o", str(tmp_path / "spot")])
     assert r.exit_code == 0, r.output
@@ -110,3 +123,47 @@ def test_cli_errors_are_one_line(tmp_path):
     assert r.exit_code == 2 and "refcnn3d" in r.output
     r = runner.invoke(app, ["train", "spotter", "--data", f"synth:{tmp_path}/missing", "--out", str(tmp_path)])
     assert r.exit_code == 2
+
+
+def test_dataset_spec_loads_a_long_video_dataset(tmp_path):
+    """`--data samm_lv:ROOT` goes through the dataset registry: frame folders, subjects, 0-based typed GT."""
+    root = tmp_path / "SAMM_LV"
+    root.mkdir()
+    rows = [["006", "006_1_1", 1, 2, 3, 5, 4, "Macro", "4"], ["006", "006_1_2", 1, 6, 7, 8, 3, "Micro - 1/2", "4+7"],
+            ["007", "007_3_1", 1, 3, 4, 6, 4, "Micro - 1/2", "12"]]
+    pd.DataFrame(rows, columns=["Subject", "Filename", "Inducement Code", "Onset", "Apex", "Offset", "Duration",
+                                "Type", "Action Units"]).to_excel(root / "SAMM_LongVideos_V2_Release.xlsx", index=False)
+    for v in ("006_1", "007_3"):
+        d = root / "SAMM_longvideos" / v
+        d.mkdir(parents=True)
+        for n in range(1, 11):
+            (d / f"{v}_{n:04d}.jpg").write_bytes(b"")
+    data = load_spot_data(f"samm_lv:{root}")
+    assert [(v.video, v.subject, v.fps) for v in data.videos] == [("006_1", "006", 200.0), ("007_3", "007", 200.0)]
+    assert data.gt[["video", "onset", "offset", "type"]].values.tolist() == [
+        ["006_1", 1, 4, "mae"], ["006_1", 5, 7, "me"], ["007_3", 2, 5, "me"]]  # frame 1 of the folder is 0
+    with pytest.raises(Exception, match="long-video|spotting"):
+        load_spot_data(f"casme2:{root}")
+
+
+def test_cli_spot_with_a_mesnet_checkpoint(suite, tmp_path, monkeypatch, crop_cache):
+    """`spot --model mesnet --weights W`: windows over the video, intervals typed by the model, curves saved."""
+    from dataclasses import asdict
+
+    from microexp.spotting.mesnet import MESNetConfig, build_mesnet
+
+    monkeypatch.setenv("MICROEXP_CACHE", str(crop_cache))
+    torch.manual_seed(0)
+    net = build_mesnet(MESNetConfig(anchors=(4, 5, 6, 7, 8), size=32, channels=(4, 4, 8, 8), window=32, stride=16))
+    ckpt = {"arch": "mesnet", "size": 32, "fps": 30.0,
+            "models": {"me": {"config": asdict(net.cfg), "state_dict": net.state_dict(), "threshold": 0.0}}}
+    weights = tmp_path / "mesnet.pt"
+    torch.save(ckpt, weights)
+    r = CliRunner().invoke(app, ["spot", str(suite / "v000.mp4"), "--model", "mesnet", "--weights", str(weights),
+                                 "-o", str(tmp_path / "out")])
+    assert r.exit_code == 0, r.output
+    iv = pd.read_csv(tmp_path / "out" / "intervals.csv")
+    assert len(iv) >= 1 and set(iv["type"]) == {"me"}  # threshold 0 keeps every clip that survives NMS
+    assert ((iv["onset"] >= 0) & (iv["offset"] <= 71) & (iv["onset"] < iv["offset"])).all()
+    z = np.load(tmp_path / "out" / "scores.npz")
+    assert z["score"].shape == (72,) and np.isfinite(z["score"]).all()

@@ -34,7 +34,8 @@ def spot(
     if model != "offd":
         from microexp.spotting import learned
 
-        result = learned.spot_with_model(video, model=model, weights=weights, fps=fps)
+        with progress_bar(f"spotting {video.name} ({model})") as update:
+            result = learned.spot_with_model(video, model=model, weights=weights, fps=fps, progress=update)
     else:
         if weights is not None:
             raise ConfigError("--weights applies to learned spotters only (use --model)")

@@ -18,8 +18,9 @@ def add_spotter_command(train_app: typer.Typer) -> None:
 def spotter(
     model: str = typer.Option("refcnn3d", "--model", help="refcnn3d | mesnet"),
     data: str = typer.Option(..., "--data", help="DATASET:ROOT with DATASET casme_sq, samm_lv, casme3 or synth "
-                                                 "(a `microexp synth` suite folder)."),
-    out: Path = typer.Option(..., "--out", help="Output folder: folds/, predictions.csv, megc_*.csv, summary.json."),
+                                                 "(a `microexp synth suite` folder; a bare folder means synth)."),
+    out: Path = typer.Option(..., "--out", help="Output folder: folds/, predictions.csv, megc_*.csv, summary.json, "
+                                               "summary.png."),
     epochs: int = typer.Option(None, "--epochs", help="Training epochs per fold (fixed budget)."),
     lr: float = typer.Option(None, "--lr", help="Learning rate (default: the model's)."),
     size: int = typer.Option(None, "--size", help="Crop side in pixels (default 128)."),

@@ -109,7 +109,8 @@ def spot_with_model(video: str | Path, model: str = "refcnn3d", weights: str | P
         raise ConfigError(f"unknown spotter {model!r}; choose offd, refcnn3d or mesnet")
     ckpt = load_checkpoint(weights, model)
     info = VideoSource(video, fps=fps).info
-    seq = get_or_build_crops(video, fps=fps, size=int(ckpt.get("size", 128)), cache_dir=cache_dir,
+    # the nominal rate, as training passes it: the same video then hits the same cache entry (no second decode)
+    seq = get_or_build_crops(video, fps=info.fps, size=int(ckpt.get("size", 128)), cache_dir=cache_dir,
                              progress=progress)
     if not seq.face.any():
         raise NoFaceError("no face found in any frame", video)

@@ -83,7 +83,8 @@ def load_synth_suite(root: Path) -> SpotData:
     if not need <= set(raw.columns):
         raise InputError(f"labels need columns {', '.join(sorted(need))}", csvs[0])
     gt = check_intervals(raw, csvs[0], what="labels", row_offset=2) if len(raw) else raw
-    files = {p.stem: p for p in sorted(root.rglob("*")) if p.suffix.lower() in VIDEO_SUFFIXES}
+    files = {p.stem: p for p in sorted(root.rglob("*"))  # hidden names are a writer's unfinished temp files
+             if p.suffix.lower() in VIDEO_SUFFIXES and not p.name.startswith(".")}
     subject_of = dict(zip(raw["video"].astype(str), raw["subject"].astype(str), strict=True))
     missing = sorted(set(subject_of) - set(files))
     if missing:
@@ -389,6 +390,18 @@ def train_fold(arch: str, data: SpotData, seqs: dict, test_subject: str, cfg: Sp
     return ckpt, pred, info
 
 
+def _fingerprint(arch: str, cfg, data: SpotData, seqs: dict) -> str:
+    """Settings, labels and video contents: a finished fold is reused only when all three are unchanged."""
+    import hashlib
+
+    gt = data.gt.sort_values(["video", "onset", "offset", "type"]).to_csv(index=False)
+    videos = sorted((str(v), str(getattr(q, "key", ""))) for v, q in seqs.items())
+    subjects = sorted((v.video, v.subject) for v in data.videos)
+    digest = hashlib.sha256(json.dumps([gt, videos, subjects]).encode()).hexdigest()
+    return json.dumps({"arch": arch, "cfg": asdict(cfg), "data": data.name, "content": digest}, sort_keys=True,
+                      default=str)
+
+
 def run_loso(arch: str, data: SpotData, out: str | Path, cfg: SpotTrainConfig | None = None, cache_dir=None,
              subjects: list[str] | None = None, progress=None, seqs: dict | None = None) -> dict:
     """All LOSO folds (resuming finished ones), then predictions in MEGC CSV and the MEGC tables.
@@ -403,10 +416,10 @@ def run_loso(arch: str, data: SpotData, out: str | Path, cfg: SpotTrainConfig | 
         raise ConfigError(f"unknown spotter {arch!r}; choose one of {', '.join(ARCHS)}")
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    fingerprint = json.dumps({"arch": arch, "cfg": asdict(cfg), "data": data.name}, sort_keys=True, default=str)
     t_cache = time.perf_counter()
-    seqs = seqs if seqs is not None else get_sequences(data, cfg.size, cache_dir)
+    seqs = seqs if seqs is not None else get_sequences(data, cfg.size, cache_dir, progress=progress)
     cache_s = time.perf_counter() - t_cache
+    fingerprint = _fingerprint(arch, cfg, data, seqs)
     all_subjects = sorted({v.subject for v in data.videos}, key=lambda s: (len(s), s))
     todo = subjects or all_subjects
     preds, infos = [], []
@@ -448,7 +461,52 @@ def run_loso(arch: str, data: SpotData, out: str | Path, cfg: SpotTrainConfig | 
                "tables": {s: t.reset_index().to_dict(orient="records") for s, t in tables.items()},
                "folds": infos}
     write_json(out / "summary.json", summary)
+    plot_summary(out / "summary.png", summary)
     return summary
+
+
+def plot_summary(path: Path, summary: dict) -> Path:
+    """P / R / F1 per type under both semantics, and every fold's training loss per epoch."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.8))
+    sems = list(summary["tables"])
+    width = 0.8 / (3 * len(sems))
+    for si, sem in enumerate(sems):
+        rows = summary["tables"][sem]
+        x = np.arange(len(rows))
+        for mi, (metric, col) in enumerate((("P", "precision"), ("R", "recall"), ("F1", "f1"))):
+            off = (si * 3 + mi - (3 * len(sems) - 1) / 2) * width
+            ax1.bar(x + off, [r[col] for r in rows], width, label=f"{metric} ({sem})",
+                    color=plt.cm.tab20(2 * mi + si), edgecolor="k" if metric == "F1" else "none")
+        ax1.set_xticks(x, [f"{r['type']}\nTP {r['tp']}/{r['n_gt']} GT, {r['n_pred']} pred" for r in rows])
+    ax1.set_ylim(0, 1.3)
+    ax1.set_yticks(np.linspace(0, 1, 6))
+    ax1.set_title(f"{summary['arch']} LOSO on {summary['data']} (counts: {sems[-1]})", fontsize=9)
+    ax1.legend(fontsize=7, ncol=3, loc="upper center")
+    for fold in summary["folds"]:
+        for kind, info in fold["kinds"].items():
+            if isinstance(info, dict) and info.get("loss"):
+                ax2.plot(np.arange(1, len(info["loss"]) + 1), info["loss"], marker=".",
+                         color="C0" if kind == "me" else "C1", alpha=0.6)
+    ax2.plot([], [], color="C0", label="me models")
+    ax2.plot([], [], color="C1", label="mae models")
+    ax2.set_xlabel("epoch")
+    ax2.set_ylabel("training loss")
+    ax2.set_title("training loss, one line per fold", fontsize=9)
+    ax2.legend(fontsize=7)
+    fig.tight_layout()
+
+    def _save(tmp):
+        fig.savefig(tmp, format="png", dpi=100)
+
+    try:
+        return write_with(path, _save)
+    finally:
+        plt.close(fig)
 
 
 def fit_final(arch: str, data: SpotData, cfg: SpotTrainConfig, cache_dir=None, seqs: dict | None = None) -> dict:
