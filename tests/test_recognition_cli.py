@@ -85,3 +85,15 @@ def test_train_recognizer_then_recognize(fake_htnet, tmp_path):
     assert sum(rows[0]["probabilities"].values()) == pytest.approx(1, abs=1e-3)
     r = runner.invoke(app, ["recognize"])  # nothing to recognise
     assert r.exit_code == 2
+
+
+def test_train_recognizer_is_deterministic(fake_htnet, tmp_path):
+    import torch
+
+    args = ["train", "recognizer", "--model", "ststnet", "--data", f"composite-flow:{fake_htnet}", "--epochs", "2",
+            "--seed", "3"]
+    for name in ("a.pt", "b.pt"):
+        r = runner.invoke(app, args + ["--out", str(tmp_path / name)])
+        assert r.exit_code == 0, r.output
+    a, b = (torch.load(tmp_path / n, weights_only=True)["state_dict"] for n in ("a.pt", "b.pt"))
+    assert all(torch.equal(a[k], b[k]) for k in a)

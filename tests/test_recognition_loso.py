@@ -55,6 +55,8 @@ def test_outputs_and_metrics(tmp_path):
     assert set(pred["true"]) <= {"negative", "positive", "surprise"}
     saved = json.loads((tmp_path / "summary.json").read_text())
     assert saved["select"] == "last" and not saved["oracle"] and saved["seed"] == 1 and saved["epochs"] == 4
+    assert set(pred["select"]) == {"last"}
+    assert saved["fold_cpu_seconds"] > 0 and saved["wall_seconds_this_run"] > 0
     assert set(saved["metrics"]) == {"all", "casme2", "samm", "smic"}
     assert 0.0 <= saved["metrics"]["all"]["uf1"] <= 1.0
     assert (tmp_path / "confusion.png").stat().st_size > 1000
@@ -106,6 +108,7 @@ def test_oracle_is_labelled_and_inner_val_never_sees_test_labels(tmp_path):
                  subjects=["casme2/sub01", "smic/s02"])
     assert s["select"].startswith("ORACLE") and s["oracle"]
     assert "ORACLE" in (tmp_path / "o" / "megc_log.txt").read_text().splitlines()[0]
+    assert set(pd.read_csv(tmp_path / "o" / "predictions.csv")["select"]) == {"ORACLE (test-selected)"}
     # the oracle run's last-epoch predictions are exactly what an honest `last` run predicts
     run_loso("ststnet", data, tmp_path / "l", train_config=FAST, subjects=["casme2/sub01", "smic/s02"])
     o = pd.read_csv(tmp_path / "o" / "predictions.csv")

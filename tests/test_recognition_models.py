@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from microexp.errors import ConfigError, ModelError
-from microexp.recognition.mmnet import MMNetConfig, build_mmnet
+from microexp.recognition.mmnet import MMNet, MMNetConfig, _Attention, build_mmnet
 from microexp.recognition.registry import ARCH_NAMES, build, make_config
 from microexp.recognition.slstt import (
     SLSTTConfig,
@@ -76,6 +76,16 @@ def test_mmnet_code_defaults_param_count_and_stage_shapes():
     assert [a.shape[-1] for a in maps] == [112, 56, 28, 14]
 
 
+def test_mmnet_pc_attention_matches_torch_reference():
+    torch.manual_seed(0)
+    att = _Attention(16, 4).eval()
+    x = torch.rand(2, 9, 16)
+    q, k, v = att.qkv(x).view(2, 9, 3, 4, 4).permute(2, 0, 3, 1, 4)
+    ref = att.proj(torch.nn.functional.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(2, 9, 16))
+    with torch.no_grad():
+        assert torch.allclose(att(x), ref, atol=1e-5)
+
+
 def test_mmnet_attention_is_chained():
     torch.manual_seed(0)
     m = build_mmnet(MMNetConfig(img=32, stem_channels=8, widths=(8, 8, 8, 16), pc_dim=16, pc_img=2,
@@ -94,6 +104,18 @@ def test_mmnet_flow_variant_and_guards():
     assert cfg.variant == "flow" and cfg.num_classes == 3
     m = build("mmnet", cfg)
     assert m(torch.rand(3, 6, 28, 28)).shape == (3, 3)
+    assert MMNet.motion_side(cfg) == cfg.pc_img == 7
+    # flow variant: the motion branch reads channels 0-2 (flow), the PC module channels 3-5 (apex face)
+    m.eval()
+    x = torch.rand(2, 6, 28, 28)
+    with torch.no_grad():
+        base = m(x)
+        face = x.clone()
+        face[:, 3:] = torch.rand(2, 3, 28, 28)
+        flow = x.clone()
+        flow[:, :3] = torch.rand(2, 3, 28, 28)
+        assert not torch.allclose(m(face), base) and not torch.allclose(m(flow), base)
+        assert torch.allclose(m(x[:, :3], x[:, 3:]), base)
     with pytest.raises(ConfigError):
         build_mmnet(MMNetConfig(widths=(128, 128, 256, 256)))  # cannot add to a 512-d PC map
     with pytest.raises(ConfigError):

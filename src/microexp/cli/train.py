@@ -25,8 +25,12 @@ def recognizer(
     weights: Path | None = typer.Option(None, "--weights", help="slstt: ImageNet ViT-B/16 weights file"),
     train_config: str | None = typer.Option(None, "--train-config", help="JSON overrides of the training settings"),
     model_config: str | None = typer.Option(None, "--model-config", help="JSON overrides of the model config"),
+    threads: int = typer.Option(1, "--threads", min=1,
+                                help="torch threads (1, the default, gives bit-identical weights on every run)"),
 ):
     """Train a recogniser on all samples and write weights plus a model card."""
+    import torch
+
     from microexp.cli.loso import model_overrides_for, train_config_for
     from microexp.errors import ConfigError
     from microexp.recognition.data import load_composite, parse_data_spec
@@ -46,7 +50,10 @@ def recognizer(
                         ("--weights", weights), ("--train-config", train_config), ("--model-config", model_config)):
         if value is not None:
             parts += [flag, str(value)]
+    if threads != 1:
+        parts += ["--threads", str(threads)]
     command = " ".join(shlex.quote(p) for p in parts)
+    torch.set_num_threads(threads)
     with progress_bar(f"train {model}", tcfg.epochs) as update:
         meta = fit_recognizer(model, flows, out, seed=seed, train_config=tcfg, model_overrides=over,
                               command=command, loso_summary=loso_summary, progress=update)

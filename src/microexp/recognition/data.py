@@ -3,9 +3,8 @@
 Canonical encoding used by every recogniser here: float32 N x 3 x 28 x 28, channels (u, v, optical strain),
 each channel min-max normalised per image to [0, 1] (what the HTNet/STSTNet ``norm_u_v_os`` PNGs store).
 
-``load_composite`` uses ``microexp.datasets.composite_flow.load_composite_flow`` when that module exists and
-falls back to a small private reader of the same HTNet layout otherwise, so recognition does not depend on
-the order in which the two modules land.
+``load_composite`` reads the HTNet-layout folder with ``microexp.datasets.composite_flow`` (the datasets
+module owns the layout) and adds the canonical subject keys and, for MMNet's flow variant, the apex faces.
 """
 
 from __future__ import annotations
@@ -16,12 +15,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from microexp.errors import AnnotationError, ConfigError, InputError
+from microexp.errors import ConfigError, InputError
 
 CLASSES = ("negative", "positive", "surprise")
-FLOW_DIR = "datasets/STSNet_whole_norm_u_v_os"
-APEX_DIR = "datasets/combined_datasets_whole"
-LIST_NAME = "combined_3_class2_for_optical_flow.csv"
 
 
 @dataclass
@@ -61,14 +57,6 @@ def parse_data_spec(spec: str) -> tuple[str, Path]:
     return kind, Path(rest)
 
 
-def _find_root(root: Path) -> Path:
-    root = Path(root)
-    for cand in (root, root.parent.parent):
-        if (cand / LIST_NAME).is_file() and (cand / FLOW_DIR).is_dir():
-            return cand
-    raise InputError(f"not an HTNet-layout composite folder (needs {LIST_NAME} and {FLOW_DIR}/)", root)
-
-
 def read_flow_png(path: Path) -> np.ndarray:
     """One u/v/strain PNG (stored RGB) -> 3 x 28 x 28 float32 in [0, 1]."""
     import cv2
@@ -80,24 +68,6 @@ def read_flow_png(path: Path) -> np.ndarray:
         img = cv2.resize(img, (28, 28), interpolation=cv2.INTER_AREA)
     rgb = img[:, :, ::-1]  # stored as RGB = (u, v, strain)
     return np.ascontiguousarray(rgb.transpose(2, 0, 1), dtype=np.float32) / 255.0
-
-
-def _private_load(root: Path) -> FlowSet:
-    root = _find_root(root)
-    df = pd.read_csv(root / LIST_NAME, dtype=str)
-    need = {"dataset", "sub", "filename_o", "label"}
-    if not need <= set(df.columns):
-        raise AnnotationError(f"missing columns {sorted(need - set(df.columns))}", root / LIST_NAME)
-    xs, rows = [], []
-    for r in df.itertuples(index=False):
-        png = root / FLOW_DIR / f"{r.sub}_{r.filename_o} .png"
-        if not png.is_file():  # tolerate copies without the odd space
-            png = root / FLOW_DIR / f"{r.sub}_{r.filename_o}.png"
-        xs.append(read_flow_png(png))
-        rows.append({"dataset": r.dataset, "subject": r.sub, "clip": r.filename_o, "label": int(r.label),
-                     "emotion": CLASSES[int(r.label)], "path": str(png)})
-    index = pd.DataFrame(rows)
-    return FlowSet(np.stack(xs).astype(np.float32), _finish_index(index), root)
 
 
 def _finish_index(index: pd.DataFrame) -> pd.DataFrame:
@@ -126,33 +96,14 @@ def apex_tensor(rgb_uint8: np.ndarray, size: int = 28) -> np.ndarray:
     return np.stack(out).astype(np.float32)
 
 
-def _private_apex(root: Path, index: pd.DataFrame) -> np.ndarray:
-    import cv2
-
-    root = _find_root(root)
-    df = pd.read_csv(root / LIST_NAME, dtype=str)
-    imgs = []
-    for name in df["imagename"]:
-        img = cv2.imread(str(root / APEX_DIR / name), cv2.IMREAD_COLOR)
-        if img is None:
-            raise InputError("cannot read apex crop", root / APEX_DIR / name)
-        imgs.append(img[:, :, ::-1])
-    return apex_tensor(np.stack(imgs))
-
-
 def load_composite(root: str | Path, with_apex: bool = False) -> FlowSet:
     """The 442-sample composite flow set from an HTNet-layout folder (``../shared/realdata/htnet``).
 
     ``with_apex`` also loads the apex face crops (28 x 28, ImageNet-normalised) for the MMNet flow variant.
     """
+    from microexp.datasets.composite_flow import load_composite_apex, load_composite_flow
+
     root = Path(root)
-    try:
-        from microexp.datasets.composite_flow import load_composite_apex, load_composite_flow  # issue 4
-    except ImportError:
-        fs = _private_load(root)
-        if with_apex:
-            fs.apex = _private_apex(root, fs.index)
-        return fs
     X, index = load_composite_flow(root)
     X = np.asarray(X, dtype=np.float32)
     if X.ndim != 4 or X.shape[1:] != (3, 28, 28):

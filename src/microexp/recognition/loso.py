@@ -89,10 +89,21 @@ def run_fold(task: FoldTask) -> dict:
 
 
 def _fingerprint(arch: str, model_config: dict, train_config: TrainConfig, select: str, seed: int,
-                 n_val: int, n_samples: int) -> str:
+                 n_val: int, n_samples: int, content: str = "") -> str:
     blob = json.dumps({"arch": arch, "model": model_config, "train": asdict(train_config), "select": select,
-                       "seed": seed, "n_val": n_val, "n": n_samples}, sort_keys=True, default=list)
+                       "seed": seed, "n_val": n_val, "n": n_samples, "content": content}, sort_keys=True,
+                      default=list)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _content_digest(X, index) -> str:
+    """Inputs, labels and subjects: finished folds are reused only for exactly the same data."""
+    h = hashlib.sha256()
+    for a in (X if isinstance(X, tuple | list) else (X,)):
+        h.update(np.ascontiguousarray(np.asarray(a)).tobytes())
+    cols = [c for c in ("sample", "subject", "dataset", "label") if c in index.columns]
+    h.update(index[cols].astype(str).to_csv(index=False).encode())
+    return h.hexdigest()[:16]
 
 
 def _safe(name: str) -> str:
@@ -125,18 +136,18 @@ def run_loso(
     n_val = n_val_subjects if select == "inner-val" else 0
     folds = loso_splits(data.index, "subject", dataset_col="dataset", n_val_subjects=n_val, seed=seed,
                         subjects=subjects)
-    fp = _fingerprint(arch, mcfg, tcfg, select, seed, n_val, len(data))
+    X = data.inputs(with_apex=arch_info.with_apex)
+    fp = _fingerprint(arch, mcfg, tcfg, select, seed, n_val, len(data), _content_digest(X, data.index))
     run_file = out / "run.json"
     if run_file.is_file():
         prev = json.loads(run_file.read_text())
         if prev.get("fingerprint") != fp:
-            raise ConfigError("output folder holds a run with different settings; use a new --out", out)
+            raise ConfigError("output folder holds a run with different settings or data; use a new --out", out)
     else:
         write_json(run_file, {"fingerprint": fp, "arch": arch, "model_config": mcfg,
                               "train_config": asdict(tcfg), "select": selection_label(select), "seed": seed})
     fold_dir = out / "folds"
     y = data.index["label"].to_numpy().astype(np.int64)
-    X = data.inputs(with_apex=arch_info.with_apex)
     done: dict[str, dict] = {}
     for f in folds:
         p = fold_dir / f"{_safe(f.test_subject)}.json"
@@ -162,19 +173,20 @@ def run_loso(
 def _write_outputs(out: Path, arch: str, data: FlowSet, folds, done: dict, select: str, seed: int,
                    tcfg: TrainConfig, mcfg: dict, elapsed: float) -> dict:
     rows = []
+    label = selection_label(select)
     for f in folds:
         r = done[f.test_subject]
         for i, p in zip(r["rows"], r["pred"], strict=True):
             row = data.index.iloc[i]
             rows.append({"subject": f.test_subject, "sample": row["sample"], "dataset": row["dataset"],
-                         "true": CLASSES[int(row["label"])], "pred": CLASSES[int(p)], "epoch": r["epoch"]})
+                         "true": CLASSES[int(row["label"])], "pred": CLASSES[int(p)], "epoch": r["epoch"],
+                         "select": label})
         if "pred_last" in r:
             for k, q in enumerate(r["pred_last"], start=len(rows) - len(r["rows"])):
                 rows[k]["pred_last_epoch"] = CLASSES[int(q)]
     if not rows:
         raise InputError("no predictions: every fold is empty")
     log = pd.DataFrame(rows)
-    label = selection_label(select)
     write_with(out / "predictions.csv", lambda p: log.to_csv(p, index=False))
     metrics = _metrics(log, "pred")
     # CPU (process) seconds of the folds; folds written before this was recorded count their wall time

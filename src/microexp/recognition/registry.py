@@ -43,8 +43,9 @@ def _mmnet() -> Arch:
     from microexp.recognition.mmnet import MMNetConfig, build_mmnet
 
     # flow variant: batch 32, AdamW 8e-4 with the code's weight decay and exp decay for 50 epochs;
-    # fewer epochs than the 74 of the CASME II code because 28x28 inputs converge faster (documented).
-    train = TrainConfig(epochs=40, lr=8e-4, batch_size=32, weight_decay=0.6, optimizer="adamw",
+    # 20 epochs (~280 steps on 435 samples, about half the code's ~600 steps on CASME II) so that a
+    # 68-fold LOSO costs ~10 CPU-minutes; fixed before any LOSO run (documented in docs/recognition.md).
+    train = TrainConfig(epochs=20, lr=8e-4, batch_size=32, weight_decay=0.6, optimizer="adamw",
                         schedule="exp", gamma=0.987, decay_epochs=50, hflip=True)
     return Arch("mmnet", MMNetConfig, build_mmnet, train, MMNetConfig.flow_variant_overrides(), with_apex=True)
 
