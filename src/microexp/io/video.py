@@ -255,15 +255,24 @@ def resample_to_rate(times: np.ndarray, rate: float) -> np.ndarray:
     return np.unique(idx)
 
 
-def write_video(path: str | Path, frames, fps: float, codec: str = "libx264", crf: int = 18) -> Path:
-    """Write BGR frames to an H.264 file atomically (temp file, then rename)."""
+def write_video(path: str | Path, frames, fps: float, codec: str = "libx264", crf: int = 18,
+                x264_params: str | None = None, comment: str | None = None) -> Path:
+    """Write BGR frames to an H.264 file atomically (temp file, then rename).
+
+    ``x264_params`` passes extra encoder settings; ``comment`` goes into the container's metadata.
+    """
     import av
 
     from microexp.io.atomic import atomic_path
 
     path = Path(path)
+    options = {"crf": str(crf), "preset": "veryfast"} if codec == "libx264" else {}
+    if x264_params and codec == "libx264":
+        options["x264-params"] = x264_params
     with atomic_path(path) as tmp:
         with av.open(str(tmp), mode="w", format=_container_format(path)) as out:
+            if comment:
+                out.metadata["comment"] = comment
             stream = None
             for img in frames:
                 if stream is None:
@@ -271,7 +280,7 @@ def write_video(path: str | Path, frames, fps: float, codec: str = "libx264", cr
                     stream = out.add_stream(codec, rate=Fraction(fps).limit_denominator(1001))
                     stream.width, stream.height = w - w % 2, h - h % 2
                     stream.pix_fmt = "yuv420p"
-                    stream.options = {"crf": str(crf), "preset": "veryfast"} if codec == "libx264" else {}
+                    stream.options = options
                 frame = av.VideoFrame.from_ndarray(
                     np.ascontiguousarray(img[: stream.height, : stream.width]), format="bgr24")
                 for packet in stream.encode(frame):
