@@ -24,3 +24,15 @@ def shared() -> Path:
     if not SHARED.exists():
         pytest.skip(f"../shared is absent ({SHARED}); real-data tests skipped")
     return SHARED
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Tiny models: one intra-op thread avoids OpenMP spin-waiting on a shared 2-core machine and keeps
+    training bit-reproducible (float sums in torch depend on the thread count)."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

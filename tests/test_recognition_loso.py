@@ -15,16 +15,7 @@ from microexp.recognition.data import FlowSet, hflip_uvs
 from microexp.recognition.loso import run_loso
 from microexp.recognition.train import TrainConfig, fold_seed, lr_factor
 
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """Tiny models: one intra-op thread avoids OpenMP spin-waiting on a shared 2-core machine."""
-    import torch
-
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 FAST = TrainConfig(epochs=4, lr=5e-3, batch_size=16, eval_every=2)

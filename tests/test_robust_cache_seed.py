@@ -19,21 +19,13 @@ from microexp.face.track import TrackConfig
 from microexp.features import cache as cache_mod
 from microexp.features.cache import MARKER, get_or_build_crops
 
-pytestmark = pytest.mark.xdist_group("robust_cache_seed")
+pytestmark = [pytest.mark.xdist_group("robust_cache_seed"), pytest.mark.usefixtures("one_torch_thread")]
 
 FACE = face_image()
 
 
 def frame(i: int, shift: int = 0) -> np.ndarray:
     return paste(canvas(seed=i % 3), FACE, 20 + i % 2 + shift, 0, 0.75)
-
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 # ---- cache keys ---------------------------------------------------------------------------------------------------

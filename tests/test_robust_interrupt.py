@@ -22,7 +22,7 @@ import pytest
 import torch
 from test_robust_helpers import Case, canvas, face_image, invoke, paste, write_clip
 
-pytestmark = pytest.mark.xdist_group("robust_interrupt")
+pytestmark = [pytest.mark.xdist_group("robust_interrupt"), pytest.mark.usefixtures("one_torch_thread")]
 
 REPO = Path(__file__).resolve().parents[1]
 # SIGINT may be ignored in a background job's children; restore Python's Ctrl-C handler first
@@ -49,14 +49,6 @@ INTERRUPT_CASES = [
          "and predictions); the rerun trains the missing folds, and weights (bit for bit), fold predictions "
          "and the MEGC tables equal an uninterrupted run's."),
 ]
-
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def start(args: list, cwd: Path) -> subprocess.Popen:

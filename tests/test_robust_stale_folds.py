@@ -13,19 +13,10 @@ import json
 
 import pandas as pd
 import pytest
-import torch
 from test_robust_helpers import invoke
 from test_robust_interrupt import htnet, spotter_args, suite  # noqa: F401  (module fixtures)
 
-pytestmark = pytest.mark.xdist_group("robust_interrupt")
-
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = [pytest.mark.xdist_group("robust_interrupt"), pytest.mark.usefixtures("one_torch_thread")]
 
 
 def _refused(res) -> bool:

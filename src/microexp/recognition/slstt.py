@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from microexp.errors import ConfigError, ModelError
+from microexp.io.weights import load_torch_file
 
 
 @dataclass(frozen=True)
@@ -259,12 +260,7 @@ def resize_pos_embedding(pos: torch.Tensor, n_tokens: int) -> torch.Tensor:
 def load_vit_weights(vit: SpatialViT, path: str | Path) -> None:
     """Load lukemelas or timm ViT weights into the encoder; only the classifier may be missing or differ."""
     path = Path(path)
-    if not path.is_file():
-        raise ModelError("ViT weights not found", path)
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:
-        raise ModelError(f"cannot read ViT weights: {err}", path) from err
+    state = load_torch_file(path, "ViT weights")
     if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
         state = state["state_dict"]
     if any(k.startswith("blocks.") for k in state):

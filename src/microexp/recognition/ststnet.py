@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from microexp.errors import ModelError
+from microexp.io.weights import load_torch_file
 
 
 @dataclass(frozen=True)
@@ -89,12 +90,7 @@ def map_published_keys(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor
 def load_published_ststnet(path: str | Path) -> STSTNet:
     """Build the paper configuration and load one of the authors' per-subject weight files (eval mode)."""
     path = Path(path)
-    if not path.is_file():
-        raise ModelError("published STSTNet weights not found", path)
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # a corrupt or foreign file
-        raise ModelError(f"cannot read weights: {err}", path) from err
+    state = load_torch_file(path, "published STSTNet weights")
     model = build_ststnet()
     try:
         model.load_state_dict(map_published_keys(state), strict=True)

@@ -15,6 +15,7 @@ from torch import nn
 
 from microexp.errors import ModelError
 from microexp.io.atomic import write_with
+from microexp.io.weights import load_torch_file
 from microexp.recognition.data import CLASSES
 from microexp.recognition.registry import build, make_config
 
@@ -36,12 +37,7 @@ def save_checkpoint(path: str | Path, arch: str, model: nn.Module, config, meta:
 def load_checkpoint(path: str | Path) -> tuple[nn.Module, dict]:
     """Rebuild the model of a checkpoint in eval mode; returns (model, info without the weights)."""
     path = Path(path)
-    if not path.is_file():
-        raise ModelError("recogniser weights not found", path)
-    try:
-        blob = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:
-        raise ModelError(f"cannot read weights: {err}", path) from err
+    blob = load_torch_file(path, "recogniser weights")
     if not isinstance(blob, dict) or blob.get("format") != FORMAT:
         raise ModelError(f"not a microexp recogniser checkpoint (expected format {FORMAT})", path)
     if blob.get("input") != INPUT_ENCODING:

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from microexp.errors import ConfigError, ModelError, NoFaceError
 from microexp.io.video import VideoInfo, VideoSource
+from microexp.io.weights import load_torch_file
 from microexp.records import Interval
 
 
@@ -59,12 +59,7 @@ def load_checkpoint(weights: str | Path | None, model: str) -> dict:
     if weights is None:
         raise ConfigError(f"--model {model} needs --weights (a checkpoint from `microexp train spotter`)")
     path = Path(weights)
-    if not path.is_file():
-        raise ModelError("no such weights file", path)
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as err:  # noqa: BLE001 - any unpickling failure is a bad weights file
-        raise ModelError(f"cannot read checkpoint ({type(err).__name__})", path) from None
+    ckpt = load_torch_file(path, "spotter checkpoint")
     if not isinstance(ckpt, dict) or "models" not in ckpt or "arch" not in ckpt:
         raise ModelError("not a microexp spotter checkpoint (no 'arch'/'models')", path)
     if ckpt["arch"] != model:
