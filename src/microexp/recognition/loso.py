@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from microexp.datasets.composite_flow import COMPOSITE_CLASSES as CLASSES
+from microexp.datasets.composite import COMPOSITE_CLASSES as CLASSES
 from microexp.errors import InputError
 from microexp.eval.protocol import check_select_mode, select_epoch, selection_label
 from microexp.eval.recognition import evaluate_log
