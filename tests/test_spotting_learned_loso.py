@@ -19,12 +19,7 @@ from conftest import shared_path
 EVENTS = {"a": [(30, 37), (90, 97)], "b": [(50, 57), (120, 127)], "c": [(20, 27), (100, 107)]}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def tiny_data():
@@ -58,11 +53,21 @@ def test_loso_writes_outputs_and_resumes(tmp_path):
 
 
 def test_fold_threshold_is_chosen_on_training_subjects_only(tmp_path):
+    """Changing the test subject's labels must not change the fold's p or its training-F1 table."""
     data, seqs = tiny_data()
-    cfg = SpotTrainConfig(epochs=1, batch=16, size=32, kinds=("me",), p_grid=(0.5, 0.7))
-    s = run_loso("refcnn3d", data, tmp_path, cfg, seqs=seqs, subjects=["sc"])
+    cfg = SpotTrainConfig(epochs=1, batch=16, size=32, kinds=("me",), p_grid=(0.3, 0.5, 0.7, 0.9), min_contrast=None,
+                          floor=None)
+    s = run_loso("refcnn3d", data, tmp_path / "a", cfg, seqs=seqs, subjects=["sc"])
     info = s["folds"][0]["kinds"]["me"]
-    assert set(info["p_train_f1"]) == {0.5, 0.7} and info["p"] in (0.5, 0.7)
+    scores = {float(k): v for k, v in info["p_train_f1"].items()}
+    assert set(scores) == {0.3, 0.5, 0.7, 0.9}
+    assert info["p"] == max(scores, key=lambda q: (scores[q], q))  # the best on the training subjects
+    moved = data.gt.copy()
+    moved.loc[moved["subject"] == "sc", ["onset", "offset"]] = [[140, 150], [5, 12]]
+    s2 = run_loso("refcnn3d", SpotData("tiny-moved", data.videos, moved), tmp_path / "b", cfg, seqs=seqs,
+                  subjects=["sc"])
+    info2 = s2["folds"][0]["kinds"]["me"]
+    assert info2["p_train_f1"] == info["p_train_f1"] and info2["p"] == info["p"]
 
 
 @pytest.fixture(scope="module")
@@ -155,10 +160,10 @@ def test_cli_spot_with_a_mesnet_checkpoint(suite, tmp_path, monkeypatch, crop_ca
     monkeypatch.setenv("MICROEXP_CACHE", str(crop_cache))
     torch.manual_seed(0)
     net = build_mesnet(MESNetConfig(anchors=(4, 5, 6, 7, 8), size=32, channels=(4, 4, 8, 8), window=32, stride=16))
-    ckpt = {"arch": "mesnet", "size": 32, "fps": 30.0,
-            "models": {"me": {"config": asdict(net.cfg), "state_dict": net.state_dict(), "threshold": 0.0}}}
-    weights = tmp_path / "mesnet.pt"
-    torch.save(ckpt, weights)
+    from microexp.spotting.registry import save_checkpoint
+
+    weights = save_checkpoint(tmp_path / "mesnet.pt", {"arch": "mesnet", "size": 32, "fps": 30.0, "models": {
+        "me": {"config": asdict(net.cfg), "state_dict": net.state_dict(), "threshold": 0.0}}})
     r = CliRunner().invoke(app, ["spot", str(suite / "v000.mp4"), "--model", "mesnet", "--weights", str(weights),
                                  "-o", str(tmp_path / "out")])
     assert r.exit_code == 0, r.output

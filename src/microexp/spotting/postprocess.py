@@ -129,15 +129,38 @@ def moilanen_threshold(curve: np.ndarray, p: float) -> float:
     return m + float(p) * (float(c.max()) - m)
 
 
+def curve_threshold(curve: np.ndarray, p: float, floor: float | None = None,
+                    min_contrast: float | None = None) -> float:
+    """The height a peak must reach: Moilanen's relative threshold, raised by two absolute tests.
+
+    The relative threshold alone always passes the highest peak of a video, so a flat (untrained or
+    uninformative) curve still yields about one interval per video. ``floor`` is an absolute minimum score;
+    ``min_contrast`` asks the peak to stand that many robust standard deviations (1.4826 · MAD) above the
+    curve's median. Either one makes a flat curve yield nothing; both off reproduces the published procedure.
+    """
+    c = np.asarray(curve, dtype=float)
+    thr = moilanen_threshold(c, p)
+    if c.size == 0:
+        return thr
+    if floor is not None:
+        thr = max(thr, float(floor))
+    if min_contrast is not None:
+        med = float(np.median(c))
+        spread = 1.4826 * float(np.median(np.abs(c - med)))
+        thr = max(thr, med + float(min_contrast) * max(spread, 1e-6))
+    return thr
+
+
 def spot_curve(scores: np.ndarray, k: int, p: float = 0.60, *, distance: int | None = None,
-               drop_last: bool = False, n_frames: int | None = None) -> list[CurvePeak]:
+               drop_last: bool = False, n_frames: int | None = None, floor: float | None = None,
+               min_contrast: float | None = None) -> list[CurvePeak]:
     """Smooth over 2k scores, threshold at ``p`` (Moilanen), find peaks ≥ ``distance`` apart (default k).
 
     Peak j of the smoothed curve (the mean of scores j … j + 2k − 1) becomes the span ``[j, j + 2k]`` with
     apex j + k. For scores that belong to one frame (refcnn3d: frame t against t ± k) this is the span the
     window covers, i.e. the 3D-CNN spec's ``s̃_t = mean(s_{t−k} … s_{t+k−1})`` → ``[t − k, t + k]``; for
     SOFTNet/SL-Swin pair scores (j, j + k) it is their published convention. Spans are clipped to
-    ``[0, n_frames − 1]`` when ``n_frames`` is given.
+    ``[0, n_frames − 1]`` when ``n_frames`` is given; ``floor`` / ``min_contrast``: see ``curve_threshold``.
     """
     from scipy.signal import find_peaks
 
@@ -145,7 +168,7 @@ def spot_curve(scores: np.ndarray, k: int, p: float = 0.60, *, distance: int | N
     sm = window_mean(scores, k, drop_last=drop_last)
     if sm.size == 0:
         return []
-    thr = moilanen_threshold(sm, p)
+    thr = curve_threshold(sm, p, floor, min_contrast)
     peaks, _ = find_peaks(sm, height=thr, distance=max(1, int(distance if distance is not None else k)))
     out = []
     for j in peaks:

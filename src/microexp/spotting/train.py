@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import time
 import zlib
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -21,9 +20,9 @@ import torch
 
 from microexp.errors import ConfigError, InputError
 from microexp.io.atomic import write_json, write_with
+from microexp.spotting.registry import save_checkpoint
 
 KINDS = ("me", "mae")
-ARCHS = ("refcnn3d", "mesnet")
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -151,8 +150,11 @@ class SpotTrainConfig:
     max_neg_per_pos: float | None = 3.0  # and at most this many negatives per positive (CPU budget)
     frame_stride: int | None = None  # training frames every n-th frame; None = about 30 per second of video
     loss: str = "mse"  # SOFTNet-style regression of the pseudo-label; "bce" also works
-    augment: bool = True  # horizontal flip + pixel noise (on every sample, never on one class only)
+    augment: bool = True  # horizontal flip (on every sample, never on one class only)
+    noise_sd: float = 0.0  # extra pixel noise (of 1.0 = white) when augmenting; see docs/spotting.md
     p: float | None = None  # None: choose on the fold's training subjects from p_grid
+    floor: float | None = 0.5  # refcnn3d peaks must reach this score (the target is 1 inside, 0 outside)
+    min_contrast: float | None = 3.0  # ... and stand this many robust sds above the curve's median
     p_grid: tuple[float, ...] = (0.4, 0.5, 0.55, 0.6, 0.7, 0.8)
     select_semantics: str = "megc2020"
     size: int = 128
@@ -175,144 +177,7 @@ def fold_seed(seed: int, key: str) -> int:
 
 
 # ---------------------------------------------------------------------------------------------------------
-# refcnn3d: per-frame pseudo-labels, balanced sampling, regression
-
-
-def frame_labels(n: int, spans: list[tuple[int, int]], half: int) -> np.ndarray:
-    """``y_t = 1`` iff the window ``[t − half, t + half]`` overlaps a GT span (SOFTNet's rule, centred)."""
-    d = np.zeros(n + 1, np.int32)
-    for a, b in spans:
-        lo, hi = max(0, a - half), min(n - 1, b + half)
-        if lo <= hi:
-            d[lo] += 1
-            d[hi + 1] -= 1
-    return (np.cumsum(d[:n]) > 0).astype(np.float32)
-
-
-def _usable(face: np.ndarray, k: int) -> np.ndarray:
-    n = face.size
-    t = np.arange(n)
-    return face & face[np.clip(t - k, 0, n - 1)] & face[np.clip(t + k, 0, n - 1)]
-
-
-def fit_refcnn3d(seqs: list, spans: list[list[tuple[int, int]]], k: int, cfg: SpotTrainConfig, seed: int,
-                 progress: Callable[[int, int | None], None] | None = None):
-    """Train one refcnn3d (one type) on whole videos; returns the model in eval mode and the loss history."""
-    from microexp.spotting.refcnn3d import RefCNN3DConfig, build_refcnn3d, clamp_refs
-
-    torch.manual_seed(seed)
-    rng = np.random.default_rng(seed)
-    mcfg = RefCNN3DConfig(**{**cfg.model, "k": int(k), "size": cfg.size})
-    model = build_refcnn3d(mcfg)
-    pos, neg = [], []
-    for vi, (seq, sp) in enumerate(zip(seqs, spans, strict=True)):
-        y = frame_labels(seq.n_frames, sp, max(1, k // 2))
-        ok = _usable(np.asarray(seq.face, bool), k)
-        stride = cfg.frame_stride or max(1, int(round(seq.fps / 30.0)))
-        ok[np.arange(seq.n_frames) % stride != 0] = False
-        idx = np.flatnonzero(ok)
-        pos.append(np.stack([np.full((y[idx] > 0).sum(), vi), idx[y[idx] > 0]], 1))
-        neg.append(np.stack([np.full((y[idx] == 0).sum(), vi), idx[y[idx] == 0]], 1))
-    pos = np.concatenate(pos) if pos else np.zeros((0, 2), int)
-    neg = np.concatenate(neg) if neg else np.zeros((0, 2), int)
-    if len(pos) == 0:
-        raise InputError(f"no positive frames for k={k}: the training videos hold no expression of this type")
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr or 5e-4, weight_decay=cfg.weight_decay)
-    history = []
-    n_neg = int(len(neg) * cfg.neg_keep)
-    if cfg.max_neg_per_pos is not None:
-        n_neg = min(n_neg, int(cfg.max_neg_per_pos * len(pos)))
-    steps_total = cfg.epochs * int(np.ceil((len(pos) + n_neg) / cfg.batch))
-    step = 0
-    for _ in range(cfg.epochs):
-        model.train()
-        pick = neg[rng.choice(len(neg), size=n_neg, replace=False)] if n_neg else neg[:0]
-        samples = np.concatenate([pos, pick])
-        labels = np.concatenate([np.ones(len(pos), np.float32), np.zeros(len(pick), np.float32)])
-        order = rng.permutation(len(samples))
-        losses = []
-        for s in range(0, len(order), cfg.batch):
-            b = order[s:s + cfg.batch]
-            x = np.empty((len(b), 3, cfg.size, cfg.size), np.float32)
-            for i, (vi, t) in enumerate(samples[b]):
-                seq = seqs[vi]
-                a, c = clamp_refs(np.array([t]), k, seq.n_frames)
-                x[i] = np.asarray(seq.crops[[a[0], t, c[0]]], np.float32) / 255.0
-            yb = labels[b]
-            if cfg.augment:  # both classes alike: class-specific augmentation is a shortcut to the label
-                flip = rng.random(len(b)) < 0.5
-                x[flip] = x[flip][..., ::-1]
-                x += rng.normal(0, 0.01, size=x.shape).astype(np.float32)
-            out = model(torch.from_numpy(x))
-            target = torch.from_numpy(yb)
-            if cfg.loss == "mse":
-                loss = torch.nn.functional.mse_loss(out, target)
-            else:
-                loss = torch.nn.functional.binary_cross_entropy_with_logits(out, target)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            losses.append(float(loss.detach()))
-            step += 1
-            if progress:
-                progress(step, steps_total)
-        history.append(float(np.mean(losses)) if losses else float("nan"))
-    model.eval()
-    return model, history
-
-
-def refcnn3d_curve(model, seq) -> np.ndarray:
-    """Per-frame scores; frames without a usable face get the video's median (they cannot form a peak)."""
-    from microexp.spotting.refcnn3d import score_video
-
-    s = score_video(model, seq.crops).astype(np.float64)
-    ok = _usable(np.asarray(seq.face, bool), model.cfg.k)
-    if ok.any() and not ok.all():
-        s[~ok] = np.median(s[ok])
-    return s
-
-
-def curve_intervals(scores: np.ndarray, k: int, p: float, kind: str, n_frames: int) -> list:
-    from microexp.records import Interval
-    from microexp.spotting.postprocess import spot_curve
-
-    return [Interval(pk.onset, pk.apex, pk.offset, kind, pk.score)
-            for pk in spot_curve(scores, k, p, n_frames=n_frames)]
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Threshold selection on training subjects (honest: the test subject is never looked at)
-
-
-def choose_p(curves: dict[str, np.ndarray], gt: pd.DataFrame, kind: str, k: int, grid, semantics: str,
-             n_frames: dict[str, int]) -> tuple[float, dict]:
-    from microexp.eval.spotting import evaluate
-
-    g = gt[gt["type"] == kind]
-    scores = {}
-    for p in grid:
-        rows = [(v, iv.onset, iv.offset, kind) for v, c in curves.items()
-                for iv in curve_intervals(c, k, p, kind, n_frames[v])]
-        pred = pd.DataFrame(rows, columns=["video", "onset", "offset", "type"])
-        if g.empty:
-            scores[float(p)] = 0.0
-            continue
-        scores[float(p)] = float(evaluate(g, pred, semantics, gt_base=0, pred_base=0, types=(kind,)).table.loc[kind, "f1"])
-    best = max(scores, key=lambda q: (scores[q], q))
-    return best, scores
-
-
-# ---------------------------------------------------------------------------------------------------------
 # LOSO driver
-
-
-def _k_for(gt: pd.DataFrame, kind: str, cfg: SpotTrainConfig) -> int:
-    from microexp.spotting.refcnn3d import k_from_durations
-
-    if kind in cfg.k:
-        return int(cfg.k[kind])
-    g = gt[gt["type"] == kind]
-    return k_from_durations((g["offset"] - g["onset"]).to_numpy())
 
 
 def get_sequences(data: SpotData, size: int, cache_dir=None, progress=None) -> dict[str, object]:
@@ -327,67 +192,63 @@ def get_sequences(data: SpotData, size: int, cache_dir=None, progress=None) -> d
     return out
 
 
-def train_fold(arch: str, data: SpotData, seqs: dict, test_subject: str, cfg: SpotTrainConfig,
+def train_fold(spotter: str, data: SpotData, seqs: dict, test_subject: str, cfg: SpotTrainConfig,
                progress=None) -> tuple[dict, pd.DataFrame, dict]:
     """Train the fold's models on the other subjects; returns (checkpoint, test predictions, fold info)."""
-    torch.set_num_threads(cfg.threads)
+    entry = _trainable(spotter)
     train_v = [v for v in data.videos if v.subject != test_subject]
     test_v = [v for v in data.videos if v.subject == test_subject]
     train_gt = data.gt[data.gt["subject"] != test_subject]
-    ckpt = {"arch": arch, "size": cfg.size, "fps": float(np.median([v.fps for v in data.videos])), "models": {}}
+    ckpt = {"arch": entry.name, "size": cfg.size, "fps": float(np.median([v.fps for v in data.videos])),
+            "models": {}}
     info = {"test_subject": test_subject, "n_train_videos": len(train_v), "n_test_videos": len(test_v), "kinds": {}}
     rows = []
     seed = fold_seed(cfg.seed, test_subject)
-    for kind in cfg.kinds:
-        if (train_gt["type"] == kind).sum() == 0:
-            info["kinds"][kind] = {"skipped": "no training GT of this type"}
-            continue
-        t0 = time.perf_counter()
-        if arch == "refcnn3d":
-            k = _k_for(train_gt, kind, cfg)
-            model, hist = fit_refcnn3d([seqs[v.video] for v in train_v],
-                                       [spans_of(train_gt, v.video, kind) for v in train_v], k, cfg,
-                                       seed + KINDS.index(kind), progress)
-            fit_s = time.perf_counter() - t0
-            curves = {v.video: refcnn3d_curve(model, seqs[v.video]) for v in train_v}
-            nf = {v.video: seqs[v.video].n_frames for v in data.videos}
-            if cfg.p is None:
-                p, p_scores = choose_p(curves, train_gt, kind, k, cfg.p_grid, cfg.select_semantics, nf)
-            else:
-                p, p_scores = float(cfg.p), {}
-            t1 = time.perf_counter()
-            n_inf = 0
-            for v in test_v:
-                c = refcnn3d_curve(model, seqs[v.video])
-                n_inf += seqs[v.video].n_frames
-                rows += [(v.video, iv.onset, iv.offset, kind, iv.score, v.subject)
-                         for iv in curve_intervals(c, k, p, kind, nf[v.video])]
-            inf_s = time.perf_counter() - t1
-            ckpt["models"][kind] = {"config": asdict(model.cfg), "state_dict": model.state_dict(), "k": k, "p": p}
-            info["kinds"][kind] = {"k": k, "p": p, "p_train_f1": p_scores, "loss": hist, "fit_s": round(fit_s, 2),
-                                   "infer_frames": n_inf, "infer_s": round(inf_s, 3)}
-        elif arch == "mesnet":
-            from microexp.spotting import mesnet
-
-            model, meta = mesnet.fit_mesnet([seqs[v.video] for v in train_v],
-                                            [spans_of(train_gt, v.video, kind) for v in train_v],
-                                            cfg, seed + KINDS.index(kind), progress)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(cfg.threads)
+    try:
+        for kind in cfg.kinds:
+            if (train_gt["type"] == kind).sum() == 0:
+                info["kinds"][kind] = {"skipped": "no training GT of this type"}
+                continue
+            t0 = time.perf_counter()
+            model, meta = entry.fit([seqs[v.video] for v in train_v],
+                                    [spans_of(train_gt, v.video, kind) for v in train_v], cfg,
+                                    seed + KINDS.index(kind), kind, progress)
             fit_s = time.perf_counter() - t0
             t1 = time.perf_counter()
             n_inf = 0
             for v in test_v:
                 n_inf += seqs[v.video].n_frames
                 rows += [(v.video, iv.onset, iv.offset, kind, iv.score, v.subject)
-                         for iv in mesnet.spot_sequence(model, seqs[v.video], kind, meta["threshold"])]
+                         for iv in entry.detect(model, meta, seqs[v.video], kind)]
             inf_s = time.perf_counter() - t1
-            ckpt["models"][kind] = {"config": asdict(model.cfg), "state_dict": model.state_dict(), **meta}
-            info["kinds"][kind] = {**{k_: v_ for k_, v_ in meta.items() if k_ != "anchors"},
-                                   "anchors": list(meta["anchors"]), "fit_s": round(fit_s, 2),
-                                   "infer_frames": n_inf, "infer_s": round(inf_s, 3)}
-        else:
-            raise ConfigError(f"unknown spotter {arch!r}; choose one of {', '.join(ARCHS)}")
+            ckpt["models"][kind] = entry.pack(model, meta)
+            info["kinds"][kind] = {**_jsonable(meta), "fit_s": round(fit_s, 2), "infer_frames": n_inf,
+                                   "infer_s": round(inf_s, 3)}
+    finally:
+        torch.set_num_threads(threads)
     pred = pd.DataFrame(rows, columns=["video", "onset", "offset", "type", "score", "subject"])
     return ckpt, pred, info
+
+
+def _trainable(spotter: str):
+    from microexp.spotting.registry import get, trainable
+
+    entry = get(spotter)
+    if entry.fit is None:
+        raise ConfigError(f"{spotter} is training-free; train one of {', '.join(trainable())}")
+    return entry
+
+
+def _jsonable(v):
+    if isinstance(v, dict):
+        return {str(k): _jsonable(x) for k, x in v.items()}
+    if isinstance(v, list | tuple):
+        return [_jsonable(x) for x in v]
+    if isinstance(v, np.generic):
+        return v.item()
+    return v
 
 
 def _fingerprint(arch: str, cfg, data: SpotData, seqs: dict) -> str:
@@ -412,8 +273,7 @@ def run_loso(arch: str, data: SpotData, out: str | Path, cfg: SpotTrainConfig | 
     from microexp.eval.spotting import evaluate
 
     cfg = cfg or SpotTrainConfig()
-    if arch not in ARCHS:
-        raise ConfigError(f"unknown spotter {arch!r}; choose one of {', '.join(ARCHS)}")
+    arch = _trainable(arch).name
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     t_cache = time.perf_counter()
@@ -434,7 +294,7 @@ def run_loso(arch: str, data: SpotData, out: str | Path, cfg: SpotTrainConfig | 
                 continue
         ckpt, pred, info = train_fold(arch, data, seqs, subj, cfg)
         fold_dir.mkdir(parents=True, exist_ok=True)
-        write_with(fold_dir / "weights.pt", lambda tmp, c=ckpt: torch.save(c, tmp))
+        save_checkpoint(fold_dir / "weights.pt", ckpt)
         write_with(fold_dir / "predictions.csv", lambda tmp, p=pred: p.to_csv(tmp, index=False))
         write_json(marker, {"fingerprint": fingerprint, "info": info})
         preds.append(pred)
