@@ -154,7 +154,7 @@ class SpotTrainConfig:
     noise_sd: float = 0.0  # extra pixel noise (of 1.0 = white) when augmenting; see docs/spotting.md
     p: float | None = None  # None: choose on the fold's training subjects from p_grid
     floor: float | None = 0.5  # refcnn3d peaks must reach this score (the target is 1 inside, 0 outside)
-    min_contrast: float | None = 3.0  # ... and stand this many robust sds above the curve's median
+    min_contrast: float | None = 5.0  # ... and stand this many robust sds above the median (noise: < 4)
     p_grid: tuple[float, ...] = (0.4, 0.5, 0.55, 0.6, 0.7, 0.8)
     select_semantics: str = "megc2020"
     size: int = 128
