@@ -132,6 +132,10 @@ EYE_R = range(36, 42)
 EYE_L = range(42, 48)
 MOUTH = range(48, 68)
 INNER_EYE_CORNERS = (39, 42)
+NOSE_TIP = range(29, 31)  # lower nasal ridge: OF-FD's global-motion strip in the reference code
+# Points that expressions barely move (nasal ridge and tip, subnasale, inner eye corners): the anchors
+# from which head motion (translation, roll, scale) is estimated.
+RIGID = (27, 28, 29, 30, 33, 39, 42)
 
 
 def half_inner_canthal(lm: np.ndarray) -> float:

@@ -15,16 +15,20 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from functools import partial
 
+import cv2
 import numpy as np
 
 from microexp.errors import ConfigError
-from microexp.face.align import CropSpec, apply_to_points, crop_transform, shift_transform, warp
-from microexp.face.landmarks import LandmarkDetector, half_inner_canthal
+from microexp.face.align import CropSpec, apply_to_points, crop_transform, warp
+from microexp.face.landmarks import BROW_L, BROW_R, RIGID, LandmarkDetector, half_inner_canthal
+from microexp.face.landmarks import MOUTH as LM_MOUTH
+from microexp.face.motion import MODES, compose, head_motion
 from microexp.features.flow import FarnebackParams, compute_flow, top_p_mean
 from microexp.spotting.postprocess import merge_overlapping, runs
 
 # Channel groups; thresholds T2 are set per group.
 BROW, MOUTH, NOSE = "brow", "mouth", "nose"
+NOSE_WINGS = range(30, 36)  # the reference code's nose-wing box: the tip (30) and the nose base
 
 
 @dataclass(frozen=True)
@@ -38,8 +42,8 @@ class OFFDConfig:
     crop: CropSpec = CropSpec()
     flow: FarnebackParams = FarnebackParams()
     flow_method: str = "farneback"
-    nose_top_p: float = 0.7
-    align_trigger_px: float = 1.0
+    align: str = "similarity"  # head-motion model fitted to the rigid landmarks: "similarity" | "translation"
+    align_trigger_px: float = 0.25  # re-warp when head motion moves any ROI corner by more (see docs)
     align_passes: int = 3
     channels: str = "subs"  # "subs" (13 sub-ROIs), "whole" (5 whole regions) or "all" (16)
     top_p_whole: tuple[float, float, float] = (0.2, 0.3, 0.3)  # brow A, brow B, mouth
@@ -67,26 +71,29 @@ class OFFDConfig:
     me_mae_split_s: float = 0.5
     face_check_s: float = 0.2  # how often the tracked face is verified (marks no-face frames)
     adaptive_scale: bool = False  # microexp extension: scale thresholds by the video's own noise level
+    constants_px_per_u: float = 32.0  # crop resolution at which the preset's pixel constants were set
 
     def frames(self, seconds: float, rate: float) -> int:
         return max(1, int(round(seconds * rate)))
 
     def scale(self) -> float:
-        """Pixel constants of the presets were set on a crop of 32 px per u (256 px for 8 u)."""
-        return self.crop.px_per_u / 32.0
+        """Pixel constants are stored as set on their source's crop (CAS 256 px / 8 u = 32 px per u, SAMM
+        320 px / 9 u = 35.6 px per u); this converts them to the crop in use."""
+        return self.crop.px_per_u / self.constants_px_per_u
 
 
 PRESETS: dict[str, OFFDConfig] = {
     "offd_cas_megc2022": OFFDConfig(),
     "offd_samm_megc2022": OFFDConfig(
-        name="offd_samm_megc2022", crop=CropSpec((-4.5, 4.5), (-3.5, 5.5), 320 / 9), channels="whole",
-        lowpass_hz=5.0, t1=1.3, t2={BROW: 1.55, MOUTH: 1.4, NOSE: 1.4}, td=0.8, min_len_s=0.35, max_len_s=None,
+        name="offd_samm_megc2022", crop=CropSpec((-4.5, 4.5), (-3.5, 5.5), 320 / 9), constants_px_per_u=320 / 9,
+        channels="whole", lowpass_hz=5.0, t1=1.3, t2={BROW: 1.55, MOUTH: 1.4, NOSE: 1.4}, td=0.8, min_len_s=0.35, max_len_s=None,
         echo_suppress=False),
     "offd_casme2_he": OFFDConfig(
         name="offd_casme2_he", channels="all", lowpass_hz=5.0, t1=1.4, t2={BROW: 1.925, MOUTH: 1.85, NOSE: 2.10},
         td=0.8, split=True, fuse_overlap=0.1, echo_suppress=False),
     "offd_sammlv_he": OFFDConfig(
-        name="offd_sammlv_he", crop=CropSpec((-4.5, 4.5), (-3.5, 5.5), 320 / 9), channels="all", lowpass_hz=5.0,
+        name="offd_sammlv_he", crop=CropSpec((-4.5, 4.5), (-3.5, 5.5), 320 / 9), constants_px_per_u=320 / 9, channels="all",
+        lowpass_hz=5.0,
         t1=1.4, t2={BROW: 1.65, MOUTH: 1.5, NOSE: 1.5}, td=0.8, split=True, fuse_overlap=0.34, min_len_s=0.35,
         max_len_s=None, echo_suppress=False),
 }
@@ -119,8 +126,13 @@ class Channel:
 class RoiLayout:
     boxes: list[tuple[int, int, int, int]]  # (r0, r1, c0, c1) in crop px, half-open
     channels: list[Channel]
-    nose: tuple[int, int, int, int]
+    anchors: np.ndarray  # (k, 2) rigid landmarks in crop px: where head motion is measured
     crop_size: tuple[int, int]
+
+    def corners(self) -> np.ndarray:
+        """(4·boxes, 2) corners (x, y) of the ROI boxes: the extent over which head motion must be undone."""
+        return np.array([(c, r) for r0, r1, c0, c1 in self.boxes for r in (r0, r1) for c in (c0, c1)],
+                        dtype=np.float64)
 
 
 def _clip_box(r0, r1, c0, c1, h, w):
@@ -158,13 +170,13 @@ def roi_layout(lm: np.ndarray, cfg: OFFDConfig) -> RoiLayout:
 
     pa, pb, pm, pn = cfg.top_p_subs
     wa, wb, wm = cfg.top_p_whole
-    x0, x1, y0, y1 = bbox(range(17, 22))
+    x0, x1, y0, y1 = bbox(BROW_R)
     ba = add_box(y0 - 15 * s, y1 + 5 * s, x0 - 5 * s, x1)
-    x0, x1, y0, y1 = bbox(range(22, 27))
+    x0, x1, y0, y1 = bbox(BROW_L)
     bb = add_box(y0 - 15 * s, y1 + 5 * s, x0, x1)
-    x0, x1, y0, y1 = bbox(range(48, 68))
+    x0, x1, y0, y1 = bbox(LM_MOUTH)
     bm = add_box(y0 - 15 * s, y1 + 10 * s, x0 - 20 * s, x1 + 20 * s)
-    x0, x1, y0, y1 = bbox(range(30, 36))
+    x0, x1, y0, y1 = bbox(NOSE_WINGS)
     bn = add_box(y0 - 20 * s, y1 + 5 * s, x0 - 30 * s, x1 + 30 * s)
     use_subs = cfg.channels in ("subs", "all")
     use_whole = cfg.channels in ("whole", "all")
@@ -188,11 +200,7 @@ def roi_layout(lm: np.ndarray, cfg: OFFDConfig) -> RoiLayout:
     # nose wings: sub-ROIs in every variant (the whole-region variant uses them as its nose channels)
     sub("nose_31", NOSE, bn, 31, (-20, 5), (-20, 10), pn)
     sub("nose_35", NOSE, bn, 35, (-20, 5), (-10, 20), pn)
-    x0, x1, y0, y1 = bbox(range(29, 31))
-    r0, r1 = y0 - 13 * s + 15 * s, y1 + 13 * s - 10 * s
-    c0, c1 = x0 - 13 * s + 5 * s, x1 + 13 * s - 5 * s
-    nose = _clip_box(r0, r1, c0, c1, h, w)
-    return RoiLayout(boxes, channels, nose, (w, h))
+    return RoiLayout(boxes, channels, lm[list(RIGID)].astype(np.float32), (w, h))
 
 
 def _channel_vectors(flows: list[np.ndarray], layout: RoiLayout) -> np.ndarray:
@@ -406,25 +414,28 @@ def finalize(spans: list[tuple[int, int]], cfg: OFFDConfig, rate: float) -> list
 class Track:
     """The face tracked through one window: crop transform and ROI layout fixed on its reference frame."""
 
-    M: np.ndarray
-    M0: np.ndarray
+    M: np.ndarray  # current source → crop transform (follows the head)
+    M0: np.ndarray  # the reference frame's transform
     layout: RoiLayout
     ref_crop: np.ndarray
     ref_patches: list[np.ndarray]
-    ref_nose: np.ndarray
     box_center: tuple[float, float]
     face_width: float
     u: float
+    landmarks: np.ndarray  # (68, 2) source px on the reference frame
 
 
 class WindowTracker:
-    """Per-frame ROI displacement against a window's reference frame, with nose-tip re-alignment."""
+    """Per-frame ROI displacement against a window's reference frame, with head-motion re-alignment."""
 
     def __init__(self, cfg: OFFDConfig, detector: LandmarkDetector, threads: int = 2):
+        if cfg.align not in MODES:
+            raise ConfigError(f"unknown OF-FD align mode {cfg.align!r}; choose one of {', '.join(MODES)}")
         self.cfg = cfg
         self.det = detector
         # OpenCV releases the GIL: the ROI flows of one frame run in parallel threads
         self.pool = ThreadPoolExecutor(threads) if threads > 1 else None
+        self.lk_win = int(round(15 * cfg.crop.px_per_u / 32.0)) * 2 + 1  # 31 px at 32 px per u
 
     def start(self, gray: np.ndarray, near: tuple[float, float] | None = None) -> Track | None:
         found = self.det.find(gray, near=near)
@@ -439,24 +450,34 @@ class WindowTracker:
             lm_crop = again[1]  # landmarks re-detected on the crop define the ROIs (spec §3.3)
         layout = roi_layout(lm_crop, self.cfg)
         patches = [crop[r0:r1, c0:c1] for r0, r1, c0, c1 in layout.boxes]
-        r0, r1, c0, c1 = layout.nose
-        return Track(M, M.copy(), layout, crop, patches, crop[r0:r1, c0:c1].copy(), box.center, float(box.width),
-                     half_inner_canthal(lm))
+        return Track(M, M.copy(), layout, crop, patches, box.center, float(box.width), half_inner_canthal(lm), lm)
+
+    def align(self, track: Track, gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Re-warp the crop until the head's rigid points sit where they were on the reference frame.
+
+        Returns (crop, residual): the residual translation is measured on the very crop returned (the
+        reference code shifted once more after its last measurement and subtracted a stale vector).
+        The window follows the head (``track.M`` persists across frames), so a still head costs one
+        measurement per frame and a moving one a re-warp whenever it has moved by the trigger.
+        """
+        cfg = self.cfg
+        crop = warp(gray, track.M, cfg.crop.size)
+        trigger = cfg.align_trigger_px * cfg.scale()
+        corners = track.layout.corners()
+        for attempt in range(cfg.align_passes + 1):
+            hm = head_motion(track.ref_crop, crop, track.layout.anchors, cfg.align, self.lk_win, corners)
+            if not hm.ok or hm.size <= trigger or attempt == cfg.align_passes:
+                return crop, hm.residual
+            # A maps the current crop onto the reference: applying it after M brings the content back
+            # (the reference code moved the window by −g, i.e. the content by +g: the motion doubled).
+            track.M = compose(hm.A, track.M)
+            crop = warp(gray, track.M, cfg.crop.size)
+        return crop, np.zeros(2, np.float32)  # unreachable: the loop returns on its last attempt
 
     def measure(self, track: Track, gray: np.ndarray) -> np.ndarray:
-        """Channel displacement magnitudes for one frame; updates the track's crop shift."""
+        """Channel displacement magnitudes for one frame; updates the track's crop transform."""
         cfg = self.cfg
-        r0, r1, c0, c1 = track.layout.nose
-        g = np.zeros(2, dtype=np.float32)
-        crop = warp(gray, track.M, cfg.crop.size)
-        for _ in range(cfg.align_passes + 1):
-            nf = compute_flow(track.ref_nose, crop[r0:r1, c0:c1], cfg.flow_method, cfg.flow)
-            g = top_p_mean(nf, cfg.nose_top_p)
-            if float(g @ g) <= cfg.align_trigger_px ** 2:
-                break
-            # shift in canonical px: the warp converts it to source pixels (reference code mixed units)
-            track.M = shift_transform(track.M, -float(np.round(g[0])), -float(np.round(g[1])))
-            crop = warp(gray, track.M, cfg.crop.size)
+        crop, g = self.align(track, gray)
         jobs = [(ref, crop[a:b, c:d]) for ref, (a, b, c, d) in zip(track.ref_patches, track.layout.boxes)]
         if self.pool is not None:
             flows = list(self.pool.map(lambda j: compute_flow(j[0], j[1], cfg.flow_method, cfg.flow), jobs))
@@ -467,9 +488,10 @@ class WindowTracker:
 
     def still_there(self, track: Track, gray: np.ndarray) -> bool:
         """Cheap check that the tracked face is still present near its place (detector on a local region)."""
-        scale = float(np.hypot(track.M[0, 0], track.M[1, 0]))
-        cx = track.box_center[0] + (track.M0[0, 2] - track.M[0, 2]) / scale
-        cy = track.box_center[1] + (track.M0[1, 2] - track.M[1, 2]) / scale
+        # where the reference box centre is now: through the reference transform into the crop, and back
+        # out through the current one (which follows the head)
+        q = apply_to_points(track.M0, np.array([track.box_center]))
+        cx, cy = apply_to_points(cv2.invertAffineTransform(track.M), q)[0]
         half = track.face_width
         h, w = gray.shape[:2]
         x0, x1 = int(max(0, cx - half)), int(min(w, cx + half))
@@ -479,8 +501,6 @@ class WindowTracker:
         region = gray[y0:y1, x0:x1]
         scale = min(1.0, 200.0 / max(region.shape))
         if scale < 1.0:
-            import cv2
-
             region = cv2.resize(region, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
         return bool(self.det.detect(region, upsample=0 if scale < 1.0 or half > 100 else 1))
 
@@ -560,8 +580,6 @@ def run_offd(frames: Iterable, fps: float, cfg: OFFDConfig | None = None, detect
                 exhausted = True
                 break
             if img.ndim == 3:
-                import cv2
-
                 img = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
             buffer[len(proc_index)] = img
             proc_index.append(idx)
