@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 
 from microexp.face.align import CropSpec, crop_transform, warp
-from microexp.face.landmarks import FaceBox, LandmarkDetector, half_inner_canthal
+from microexp.face.landmarks import FaceBox, LandmarkDetector, eye_corner_mid, half_inner_canthal
 
 
 @dataclass(frozen=True)
@@ -105,6 +105,7 @@ class FaceTrackBuilder:
     """Collects what a tracker saw, in any order (OF-FD revisits frames in overlapping windows)."""
 
     def __init__(self):
+        self.frames: dict[int, tuple[int, float, bool]] = {}  # pos -> (original index, time, found)
         self.boxes: dict[int, tuple[float, float, float, float]] = {}
         self.transforms: dict[int, np.ndarray] = {}
         self.landmarks: dict[int, np.ndarray] = {}
@@ -118,7 +119,18 @@ class FaceTrackBuilder:
         if landmarks is not None:
             self.landmarks[pos] = np.asarray(landmarks, dtype=np.float32)
 
-    def build(self, index: np.ndarray, time: np.ndarray, found: np.ndarray) -> FaceTrack:
+    def frame(self, pos: int, index: int, time: float, found: bool) -> None:
+        """Record a processed frame (for trackers that know found/not found per frame as they go)."""
+        self.frames[pos] = (int(index), float(time), bool(found))
+
+    def build(self, index: np.ndarray | None = None, time: np.ndarray | None = None,
+              found: np.ndarray | None = None) -> FaceTrack:
+        """The track; without arguments the per-frame records of ``frame()`` give index, time and found."""
+        if index is None:
+            rows = [self.frames[k] for k in sorted(self.frames)]
+            index = np.array([r[0] for r in rows], dtype=int)
+            time = np.array([r[1] for r in rows], dtype=float)
+            found = np.array([r[2] for r in rows], dtype=bool)
         n = len(index)
         boxes = np.full((n, 4), np.nan)
         transforms = np.zeros((n, 2, 3))
@@ -173,8 +185,12 @@ def find_face(det: LandmarkDetector, gray: np.ndarray, near=None, max_side: int 
 def track_crops(frames: Iterable, fps: float, config: TrackConfig | None = None,
                 detector: LandmarkDetector | None = None,
                 progress: Callable[[int, int | None], None] | None = None,
-                total: int | None = None) -> Iterator[TrackedFrame]:
-    """Stream ``TrackedFrame``s (grey or BGR ``Frame`` records in, 0-based order kept)."""
+                total: int | None = None, track: FaceTrackBuilder | None = None) -> Iterator[TrackedFrame]:
+    """Stream ``TrackedFrame``s (grey or BGR ``Frame`` records in, 0-based order kept).
+
+    Pass a ``FaceTrackBuilder`` as ``track`` to get the video's ``FaceTrack`` (``track.build()``) once the
+    stream is exhausted: one record per decoded frame, with the crop transforms and checked landmarks.
+    """
     cfg = config or TrackConfig()
     det = detector or LandmarkDetector()
     spec = cfg.spec()
@@ -182,35 +198,50 @@ def track_crops(frames: Iterable, fps: float, config: TrackConfig | None = None,
     every = max(1, int(round(cfg.check_s * fps)))
     zero_m = np.zeros((2, 3), np.float32)
     blank = np.zeros(size[::-1], np.uint8)
-    pending: deque[TrackedFrame] = deque()  # crops since the last successful check
+    pending: deque[tuple[int, TrackedFrame]] = deque()  # crops since the last successful check
     M = None
     anchor = None  # (eye midpoint, u) of the current transform
-    near = None
+    box = None  # the face as last seen
     last = None
+    builder = track if track is not None else FaceTrackBuilder()
 
     def anchor_of(lm):
-        return (lm[39] + lm[42]) / 2.0, half_inner_canthal(lm)
+        return eye_corner_mid(lm), half_inner_canthal(lm)
+
+    def emit(k: int, f: TrackedFrame) -> TrackedFrame:
+        builder.frame(k, f.index, f.time, f.face)
+        if f.face:
+            builder.add(k, transform=f.transform)
+        return f
 
     def flush(face_ok: bool) -> Iterator[TrackedFrame]:
         while pending:
-            f = pending.popleft()
+            k, f = pending.popleft()
             if not face_ok:
                 f.face, f.crop, f.transform = False, blank, zero_m
-            yield f
+            yield emit(k, f)
+
+    def look(gray):
+        """The shared policy: verify near the tracked place; find the face anew when that fails."""
+        if box is not None:
+            seen = verify_near(det, gray, box.center, float(box.width))
+            if seen is not None:
+                return seen, det.landmarks(gray, seen)
+        return find_face(det, gray, None if box is None else box.center, cfg.detect_max_side)
 
     for k, fr in enumerate(frames):
         gray = fr.image if fr.image.ndim == 2 else cv2.cvtColor(fr.image, cv2.COLOR_BGR2GRAY)
-        last = (fr, gray)
+        last = gray
         check = k % every == 0
         if check:
-            found = find_face(det, gray, near, cfg.detect_max_side)
+            found = look(gray)
             if found is None:
                 yield from flush(False)
-                M, anchor = None, None
+                M, anchor, box = None, None, None
             else:
                 yield from flush(True)
                 box, lm = found
-                near = box.center
+                builder.add(k, box, landmarks=lm)
                 c, u = anchor_of(lm)
                 moved = anchor is None or (np.linalg.norm(c - anchor[0]) > cfg.max_drift_u * anchor[1]
                                            or abs(u / max(anchor[1], 1e-6) - 1) > cfg.max_scale_change)
@@ -218,14 +249,13 @@ def track_crops(frames: Iterable, fps: float, config: TrackConfig | None = None,
                     M = crop_transform(lm, spec, rotate=cfg.rotate)
                     anchor = (c, u)
         if M is None:
-            yield TrackedFrame(fr.index, fr.time, False, zero_m, blank)
+            yield emit(k, TrackedFrame(fr.index, fr.time, False, zero_m, blank))
         else:
-            pending.append(TrackedFrame(fr.index, fr.time, True, M.astype(np.float32), warp(gray, M, size)))
+            pending.append((k, TrackedFrame(fr.index, fr.time, True, M.astype(np.float32), warp(gray, M, size))))
             if check:  # the face was just seen on this very frame
                 yield from flush(True)
         if progress:
             progress(fr.index + 1, total)
     if pending and last is not None:
         # the last frames are confirmed by one more check on the final frame
-        ok = find_face(det, last[1], near, cfg.detect_max_side) is not None
-        yield from flush(ok)
+        yield from flush(look(last) is not None)
