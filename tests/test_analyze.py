@@ -103,7 +103,6 @@ def _counting(monkeypatch) -> dict:
     return counts
 
 
-@pytest.mark.xfail(strict=True, reason="needs run_offd(keep_frames=True) from the streaming OF-FD API (h1)")
 def test_analyze_decodes_once_and_detects_once(monkeypatch):
     """`analyze` = the spotter's one pass: no second decode, no second detector, no extra detections."""
     from microexp.pipeline import analyze

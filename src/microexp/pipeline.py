@@ -84,9 +84,15 @@ def analyze(path: str | Path, fps: float | None = None, spotter: str = "offd", r
         raise ConfigError(f"recogniser weights not found: {rec_weights} (use 'default' or a checkpoint path)")
     spot = spot_video(path, spotter=spotter, weights=weights, fps=fps, preset=preset, progress=progress,
                       keep_frames=True, cache_dir=cache_dir)
+    frames = spot.frames
+    missing = {i for iv in spot.intervals for i in (iv.onset, iv.apex, iv.offset)} - set(frames)
+    if missing:  # a spotter that kept too few frames costs one more decoding pass, never a wrong answer
+        from microexp.spotting.learned import grab_frames
+
+        frames = {**frames, **grab_frames(path, missing, fps)}
     expressions, thumbs = [], []
     for iv in spot.intervals:
-        on, ap, off = (spot.frames.get(i) for i in (iv.onset, iv.apex, iv.offset))
+        on, ap, off = (frames.get(i) for i in (iv.onset, iv.apex, iv.offset))
         lm = spot.track.landmarks_at(iv.onset) if spot.track is not None else None
         if lm is None or on is None or ap is None:
             expressions.append(Expression(iv, "unknown", {}))

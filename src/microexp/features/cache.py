@@ -22,12 +22,11 @@ from pathlib import Path
 import numpy as np
 
 from microexp.errors import InputError, NoFaceError
-from microexp.face.landmarks import LandmarkDetector
-from microexp.face.track import TrackConfig, track_crops
+from microexp.face.track import FaceTrack, FaceTrackBuilder, TrackConfig, track_crops
 from microexp.io.atomic import _UMASK
 from microexp.io.video import VideoSource
 
-CACHE_VERSION = 2  # 2: landmarks of every checked frame stored beside the crops
+CACHE_VERSION = 2  # 2: the face track (boxes, landmarks of checked frames) stored beside the crops
 MARKER = "COMPLETE"
 
 
@@ -45,30 +44,11 @@ class CropSequence:
     key: str
     video: str
     from_cache: bool = False
-    lm_index: np.ndarray | None = None  # (M,) frames whose landmarks the tracker found (its checks)
-    landmarks: np.ndarray | None = None  # (M, 68, 2) float32 source-pixel landmarks of those frames
+    track: FaceTrack | None = None  # the tracker's record: boxes, transforms, landmarks of checked frames
 
     @property
     def n_frames(self) -> int:
         return int(self.crops.shape[0])
-
-    def face_mask(self, n: int | None = None) -> np.ndarray:
-        """Per original frame (``n`` of them): True where the face was tracked."""
-        n = int(self.index[-1] + 1) if n is None and len(self.index) else int(n or 0)
-        out = np.zeros(n, bool)
-        ok = np.asarray(self.index) < n
-        out[np.asarray(self.index)[ok]] = np.asarray(self.face, bool)[ok]
-        return out
-
-    def landmarks_at(self, frame: int) -> np.ndarray | None:
-        """Landmarks of the nearest tracker check to ``frame`` (None where no face was tracked there)."""
-        if self.landmarks is None or not len(self.lm_index):
-            return None
-        pos = np.searchsorted(self.index, frame)
-        if pos >= len(self.index) or self.index[pos] != frame or not self.face[pos]:
-            return None
-        j = int(np.argmin(np.abs(np.asarray(self.lm_index) - frame)))
-        return np.asarray(self.landmarks[j], np.float32)
 
 
 def default_cache_dir() -> Path:
@@ -128,10 +108,10 @@ def _build(video_path, fps, cfg: TrackConfig, entry: Path, progress) -> None:
     tmp = Path(tempfile.mkdtemp(prefix=f".{entry.name}.", dir=entry.parent))
     try:
         face, index, time, transforms = [], [], [], []
-        log = _LandmarkLog(LandmarkDetector())
+        builder = FaceTrackBuilder()
         with open(tmp / "crops.u8", "wb") as fh:
-            for tf in track_crops(log.frames(src.frames(gray=True)), src.info.fps, cfg, detector=log,
-                                  progress=progress, total=src.info.n_frames):
+            for tf in track_crops(src.frames(gray=True), src.info.fps, cfg, progress=progress,
+                                  total=src.info.n_frames, track=builder):
                 fh.write(np.ascontiguousarray(tf.crop, dtype=np.uint8).tobytes())
                 face.append(tf.face)
                 index.append(tf.index)
@@ -139,10 +119,12 @@ def _build(video_path, fps, cfg: TrackConfig, entry: Path, progress) -> None:
                 transforms.append(tf.transform)
         if not index:
             raise NoFaceError("no frames decoded", video_path)
+        track = builder.build()
         np.savez(tmp / "meta.npz", face=np.array(face, bool), index=np.array(index, np.int64),
                  time=np.array(time, np.float64), transforms=np.array(transforms, np.float32),
-                 lm_index=np.array(log.index, np.int64),
-                 landmarks=np.array(log.points, np.float32).reshape(-1, 68, 2))
+                 boxes=track.boxes, lm_pos=np.array(sorted(track.landmarks), np.int64),
+                 landmarks=np.array([track.landmarks[k] for k in sorted(track.landmarks)],
+                                    np.float32).reshape(-1, 68, 2))
         info = {"video": str(video_path), "fps": src.info.fps, "n": len(index), "size": cfg.size,
                 "track": asdict(cfg), "version": CACHE_VERSION}
         (tmp / "info.json").write_text(json.dumps(info, indent=1))
@@ -167,49 +149,11 @@ def _load(entry: Path, key: str, video: str, from_cache: bool = True) -> CropSeq
         raise ValueError(f"cache entry {entry.name}: crops.u8 does not hold {n} crops of {s}x{s}")
     crops = np.memmap(entry / "crops.u8", dtype=np.uint8, mode="r", shape=(n, s, s))
     with np.load(entry / "meta.npz") as m:
-        meta = {k: m[k] for k in ("face", "index", "time", "transforms")}
-        lm_index, landmarks = m["lm_index"], m["landmarks"]
-    if any(len(v) != n for v in meta.values()) or len(lm_index) != len(landmarks):
+        meta = {k: m[k] for k in ("face", "index", "time", "transforms", "boxes")}
+        lm_pos, landmarks = m["lm_pos"], m["landmarks"]
+    if any(len(v) != n for v in meta.values()) or len(lm_pos) != len(landmarks):
         raise ValueError(f"cache entry {entry.name}: meta.npz does not describe {n} frames")
+    track = FaceTrack(meta["index"].astype(int), meta["time"], meta["face"].astype(bool), meta["boxes"],
+                      meta["transforms"].astype(np.float64), {int(k): v for k, v in zip(lm_pos, landmarks)})
     return CropSequence(crops, meta["face"], meta["index"], meta["time"], meta["transforms"], float(info["fps"]),
-                        s, key, video, from_cache, lm_index, landmarks)
-
-
-class _LandmarkLog:
-    """The tracker's detector, keeping the full-resolution landmarks it finds on each checked frame.
-
-    ``track_crops`` detects on a frame right after pulling it from ``frames``, so the frame being checked is
-    the last one pulled. The landmarks let ``analyze`` align the recogniser's crops without detecting again.
-    """
-
-    def __init__(self, detector: LandmarkDetector):
-        self.det = detector
-        self.current = -1
-        self.index: list[int] = []
-        self.points: list[np.ndarray] = []
-
-    def frames(self, frames):
-        for fr in frames:
-            self.current = fr.index
-            yield fr
-
-    def _keep(self, lm: np.ndarray) -> None:
-        if self.index and self.index[-1] == self.current:
-            self.points[-1] = lm  # full-resolution landmarks replace those of a downscaled detection
-        else:
-            self.index.append(self.current)
-            self.points.append(lm)
-
-    def detect(self, *args, **kwargs):
-        return self.det.detect(*args, **kwargs)
-
-    def find(self, gray, *args, **kwargs):
-        found = self.det.find(gray, *args, **kwargs)
-        if found is not None:
-            self._keep(found[1])
-        return found
-
-    def landmarks(self, gray, box):
-        lm = self.det.landmarks(gray, box)
-        self._keep(lm)
-        return lm
+                        s, key, video, from_cache, track)

@@ -8,7 +8,6 @@ here; the learned spotters' entries live next to their models (``refcnn3d``, ``m
 
 from __future__ import annotations
 
-import inspect
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -16,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from microexp.errors import ConfigError, NoFaceError
+from microexp.face.track import FaceTrack
 from microexp.io.video import VideoInfo, VideoSource, prefetch
 from microexp.records import Interval
 from microexp.spotting.offd import OFFDConfig, OFFDResult, get_preset, run_offd, with_overrides
@@ -45,8 +45,8 @@ class SpotResult:
     spotter: str
     settings: dict
     trace: SpotTrace
-    track: object | None = None  # the face track (``landmarks_at(frame)``, ``face_mask(n)``) when kept
-    frames: dict[int, np.ndarray] = field(default_factory=dict)  # BGR frames kept for ``analyze``
+    track: FaceTrack | None = None  # where the face was (``landmarks_at(frame)``, ``face_mask(n)``)
+    frames: dict[int, np.ndarray] = field(default_factory=dict)  # frames kept for ``analyze`` (grey or BGR)
     offd: OFFDResult | None = None  # OF-FD's own record (windows, spans in processed frames)
 
     @property
@@ -99,9 +99,9 @@ class OFFDSpotter:
         cfg = config or get_preset(preset)
         if overrides:
             cfg = with_overrides(cfg, **overrides)
-        extra = {"keep_frames": True} if keep_frames and _offd_keeps_frames() else {}
-        res = run_offd(prefetch(src.frames(gray=not extra)), src.info.fps, cfg, progress=progress,
-                       total_frames=src.info.n_frames, **extra)
+        # grey (the decoder's luma) either way, so `spot` and `analyze` measure the very same frames
+        res = run_offd(prefetch(src.frames(gray=True)), src.info.fps, cfg, progress=progress,
+                       total_frames=src.info.n_frames, keep_frames=keep_frames)
         if res.proc_index.size == 0:
             raise NoFaceError("no frames decoded", path)
         if not res.face.any():
@@ -110,39 +110,8 @@ class OFFDSpotter:
                           list(res.channel_names), float(res.rate))
         settings = {"spotter": self.name, "preset": cfg.name, "fps": float(src.info.fps),
                     "work_rate_hz": round(float(res.rate), 4), **{k: _plain(v) for k, v in overrides.items()}}
-        intervals = spans_to_intervals(res, src.info.fps)
-        track, frames = getattr(res, "track", None), dict(getattr(res, "kept", None) or {})
-        if keep_frames and not extra:  # TEMPORARY until the streaming OF-FD API: decode and detect again
-            from microexp.spotting.learned import grab_frames
-
-            frames = grab_frames(path, {i for iv in intervals for i in (iv.onset, iv.apex, iv.offset)}, fps)
-            track = _DetectOnDemand(frames)
-        return SpotResult(intervals, src.info, self.name, settings, trace, track=track, frames=frames, offd=res)
-
-
-class _DetectOnDemand:
-    """TEMPORARY stand-in for OF-FD's face track: detects landmarks on a kept frame when asked."""
-
-    def __init__(self, frames: dict[int, np.ndarray]):
-        self.frames = frames
-        self.det = None
-
-    def landmarks_at(self, frame: int):
-        import cv2
-
-        from microexp.face.landmarks import LandmarkDetector
-
-        img = self.frames.get(frame)
-        if img is None:
-            return None
-        self.det = self.det or LandmarkDetector()
-        found = self.det.find(img if img.ndim == 2 else cv2.cvtColor(img, cv2.COLOR_BGR2GRAY))
-        return None if found is None else found[1]
-
-
-def _offd_keeps_frames() -> bool:
-    """Whether ``run_offd`` can hand back its span frames and face track (the streaming OF-FD API)."""
-    return "keep_frames" in inspect.signature(run_offd).parameters
+        return SpotResult(spans_to_intervals(res, src.info.fps), src.info, self.name, settings, trace,
+                          track=res.track, frames=dict(res.kept), offd=res)
 
 
 def _plain(v):

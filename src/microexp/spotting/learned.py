@@ -113,7 +113,7 @@ class LoadedSpotter:
         frames = {}
         if keep_frames:
             frames = grab_frames(video, {i for iv in intervals for i in (iv.onset, iv.apex, iv.offset)}, fps)
-        return SpotResult(intervals, info, self.entry.name, settings, trace, track=seq, frames=frames)
+        return SpotResult(intervals, info, self.entry.name, settings, trace, track=seq.track, frames=frames)
 
 
 def grab_frames(path: str | Path, wanted: set[int], fps: float | None = None) -> dict[int, np.ndarray]:
