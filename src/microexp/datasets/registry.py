@@ -142,7 +142,7 @@ def load(name: str, root: str | Path, *, annotation: str | Path | None = None,
     """Find the annotation file inside ``root``, read it and add each sample's frames, video path and fps.
 
     Adds ``frames_dir, n_frames, frames, frames_ok`` (and ``video_path`` for CAS(ME)^2) and recomputes
-    ``first_frame`` and ``onset0/apex0/offset0`` from the files on disk. ``annotation`` overrides the file,
+    ``first_frame`` and the 0-based ``onset/apex/offset`` from the files on disk. ``annotation`` overrides the file,
     ``frames_dir`` the frame folder (absolute or relative to ``root``).
     """
     from microexp.datasets.frames import attach_frames, casme_sq_video_paths

@@ -337,7 +337,7 @@ def choose_p(model: RefCNN3D, meta: dict, seqs: list, spans: list, kind: str, gr
         rows = [(str(i), iv.onset, iv.offset, kind) for i, (c, seq) in enumerate(zip(curves, seqs, strict=True))
                 for iv in curve_intervals(c, {**meta, "p": float(p)}, kind, seq.n_frames)]
         pred = pd.DataFrame(rows, columns=["video", "onset", "offset", "type"])
-        scores[float(p)] = float(evaluate(gt, pred, semantics, gt_base=0, pred_base=0, types=(kind,))
+        scores[float(p)] = float(evaluate(gt, pred, semantics, types=(kind,))
                                  .table.loc[kind, "f1"]) if len(gt) else 0.0
     best = max(scores, key=lambda q: (scores[q], q))
     return best, scores
