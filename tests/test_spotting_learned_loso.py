@@ -36,20 +36,25 @@ def test_loso_writes_outputs_and_resumes(tmp_path):
     s1 = run_loso("refcnn3d", data, tmp_path, cfg, seqs=seqs, subjects=["sa", "sb"])
     assert s1["n_folds"] == 2
     for sub in ("sa", "sb"):
-        info = json.loads((tmp_path / "folds" / sub / "fold.json").read_text())["info"]
+        info = json.loads((tmp_path / "folds" / f"{sub}.json").read_text())["result"]["info"]
         assert info["kinds"]["me"]["k"] == 4  # mean(off − on) = 7 over the *other* subjects -> int(8/2)
     pred = pd.read_csv(tmp_path / "predictions.csv")
     assert list(pred.columns) == ["vid", "pred_onset", "pred_offset", "type"]
     assert set(pred["vid"]) <= {"a", "b"}
     table = pd.read_csv(tmp_path / "megc_megc2020.csv", index_col=0)
     assert table.loc["me", "n_gt"] == 4  # GT of the evaluated subjects only
-    w = tmp_path / "folds" / "sa" / "weights.pt"
+    w = tmp_path / "folds" / "sa.weights.pt"
     mtime = w.stat().st_mtime_ns
     s2 = run_loso("refcnn3d", data, tmp_path, cfg, seqs=seqs, subjects=["sa", "sb"])
     assert w.stat().st_mtime_ns == mtime  # resumed, not retrained
     assert s2["tables"] == s1["tables"]
     ck = torch.load(w, weights_only=False)
     assert ck["arch"] == "refcnn3d" and ck["models"]["me"]["p"] == 0.6
+    from microexp.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="different settings or data"):  # one resume policy: refuse, never mix
+        run_loso("refcnn3d", data, tmp_path, SpotTrainConfig(epochs=3, batch=16, size=32, kinds=("me",), p=0.6),
+                 seqs=seqs, subjects=["sa"])
 
 
 def test_fold_threshold_is_chosen_on_training_subjects_only(tmp_path):
@@ -104,7 +109,7 @@ def test_cli_train_then_spot_with_weights(suite, tmp_path, monkeypatch, crop_cac
     assert r.exit_code == 0, r.output
     assert (out / "predictions.csv").is_file() and (out / "megc_softnet.csv").is_file()
     assert (out / "summary.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    weights = out / "folds" / "p1" / "weights.pt"
+    weights = out / "folds" / "p1.weights.pt"
     from microexp.features import cache
 
     def no_decode(*a, **k):

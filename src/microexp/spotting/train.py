@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import time
-import zlib
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import pandas as pd
 import torch
 
 from microexp.errors import ConfigError, InputError
+from microexp.experiments.splits import fold_seed
 from microexp.io.atomic import write_json, write_with
 from microexp.spotting.registry import save_checkpoint
 
@@ -172,10 +172,6 @@ class SpotTrainConfig:
             raise ConfigError(f"kinds must be me and/or mae, got {sorted(bad)}")
 
 
-def fold_seed(seed: int, key: str) -> int:
-    return (int(seed) * 1_000_003 + zlib.crc32(key.encode("utf-8"))) % (2**31 - 1)
-
-
 # ---------------------------------------------------------------------------------------------------------
 # LOSO driver
 
@@ -203,7 +199,7 @@ def train_fold(spotter: str, data: SpotData, seqs: dict, test_subject: str, cfg:
             "models": {}}
     info = {"test_subject": test_subject, "n_train_videos": len(train_v), "n_test_videos": len(test_v), "kinds": {}}
     rows = []
-    seed = fold_seed(cfg.seed, test_subject)
+    seed = fold_seed(cfg.seed, test_subject)  # depends on (seed, subject) only: folds run in any order
     threads = torch.get_num_threads()
     torch.set_num_threads(cfg.threads)
     try:
@@ -251,58 +247,81 @@ def _jsonable(v):
     return v
 
 
-def _fingerprint(arch: str, cfg, data: SpotData, seqs: dict) -> str:
-    """Settings, labels and video contents: a finished fold is reused only when all three are unchanged."""
-    import hashlib
+@dataclass
+class SpotFold:
+    """One LOSO fold's self-contained task (see ``microexp.experiments.run_experiment``)."""
 
-    gt = data.gt.sort_values(["video", "onset", "offset", "type"]).to_csv(index=False)
-    videos = sorted((str(v), str(getattr(q, "key", ""))) for v, q in seqs.items())
-    subjects = sorted((v.video, v.subject) for v in data.videos)
-    digest = hashlib.sha256(json.dumps([gt, videos, subjects]).encode()).hexdigest()
-    return json.dumps({"arch": arch, "cfg": asdict(cfg), "data": data.name, "content": digest}, sort_keys=True,
-                      default=str)
+    spotter: str
+    data: SpotData
+    seqs: dict
+    test_subject: str
+    cfg: SpotTrainConfig
+    weights: Path  # where the fold's checkpoint goes (written before the fold counts as finished)
+
+
+def run_fold(task: SpotFold) -> dict:
+    """Train and test one fold; the checkpoint is saved next to the fold, the result is JSON."""
+    ckpt, pred, info = train_fold(task.spotter, task.data, task.seqs, task.test_subject, task.cfg)
+    save_checkpoint(task.weights, ckpt)
+    return {"info": info, "predictions": pred.to_dict(orient="list")}
+
+
+def normalized(data: SpotData) -> SpotData:
+    """The same data with subject ids in the experiment layer's one spelling (``'006'``, ``6``, ``'s6'`` → ``'6'``)."""
+    from microexp.experiments import normalize_subject
+
+    videos = [replace(v, subject=normalize_subject(v.subject)) for v in data.videos]
+    gt = data.gt.assign(subject=data.gt["subject"].map(normalize_subject)) if len(data.gt) else data.gt
+    return SpotData(data.name, videos, gt)
+
+
+def loso_fingerprint(arch: str, cfg: SpotTrainConfig, data: SpotData, seqs: dict) -> str:
+    """Settings, labels, video contents (crop-cache keys) and the subject list of the data."""
+    from microexp.experiments import content_digest, fingerprint
+
+    gt = data.gt.sort_values(["video", "onset", "offset", "type"]).reset_index(drop=True)
+    videos = pd.DataFrame(sorted((v.video, v.subject, str(getattr(seqs.get(v.video), "key", "")))
+                                 for v in data.videos), columns=["video", "subject", "key"])
+    content = content_digest(table=gt) + content_digest(table=videos)
+    return fingerprint(settings={"spotter": arch, "cfg": asdict(cfg), "data": data.name}, content=content,
+                       subjects=[v.subject for v in data.videos])
 
 
 def run_loso(arch: str, data: SpotData, out: str | Path, cfg: SpotTrainConfig | None = None, cache_dir=None,
-             subjects: list[str] | None = None, progress=None, seqs: dict | None = None) -> dict:
-    """All LOSO folds (resuming finished ones), then predictions in MEGC CSV and the MEGC tables.
+             subjects: list[str] | None = None, progress=None, seqs: dict | None = None, executor=None) -> dict:
+    """All LOSO folds through the experiment layer, then predictions in MEGC CSV and the MEGC tables.
 
+    Finished folds are reused only by a run with the same fingerprint; an output folder that holds another run
+    (other settings, labels or videos) is refused with a ConfigError, as for recognition.
     ``seqs`` (video -> ``CropSequence``) bypasses the crop cache, e.g. for in-memory data.
     """
     from microexp.eval.megc_io import write_megc_csv
     from microexp.eval.spotting import evaluate
+    from microexp.experiments import FoldStore, resolve_subjects, run_experiment
+    from microexp.io.frames import natural_key
 
     cfg = cfg or SpotTrainConfig()
     arch = _trainable(arch).name
+    data = normalized(data)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     t_cache = time.perf_counter()
     seqs = seqs if seqs is not None else get_sequences(data, cfg.size, cache_dir, progress=progress)
     cache_s = time.perf_counter() - t_cache
-    fingerprint = _fingerprint(arch, cfg, data, seqs)
-    all_subjects = sorted({v.subject for v in data.videos}, key=lambda s: (len(s), s))
-    todo = subjects or all_subjects
-    preds, infos = [], []
-    for i, subj in enumerate(todo):
-        fold_dir = out / "folds" / _safe(subj)
-        marker = fold_dir / "fold.json"
-        if marker.is_file():
-            done = json.loads(marker.read_text())
-            if done.get("fingerprint") == fingerprint:
-                preds.append(pd.read_csv(fold_dir / "predictions.csv", dtype={"video": str, "subject": str}))
-                infos.append(done["info"])
-                continue
-        ckpt, pred, info = train_fold(arch, data, seqs, subj, cfg)
-        fold_dir.mkdir(parents=True, exist_ok=True)
-        save_checkpoint(fold_dir / "weights.pt", ckpt)
-        write_with(fold_dir / "predictions.csv", lambda tmp, p=pred: p.to_csv(tmp, index=False))
-        write_json(marker, {"fingerprint": fingerprint, "info": info})
-        preds.append(pred)
-        infos.append(info)
-        if progress:
-            progress(i + 1, len(todo))
-    pred = pd.concat(preds, ignore_index=True) if preds else pd.DataFrame(
-        columns=["video", "onset", "offset", "type", "score", "subject"])
+    all_subjects = sorted({v.subject for v in data.videos}, key=natural_key)
+    todo = resolve_subjects(subjects, all_subjects) if subjects else all_subjects
+    store = FoldStore(out, loso_fingerprint(arch, cfg, data, seqs),
+                      meta={"spotter": arch, "data": data.name, "config": asdict(cfg)})
+    folds = [SpotFold(arch, data, seqs, subj, cfg, store.artifact(subj, "weights.pt")) for subj in todo]
+    res = run_experiment(folds, run_fold, store, executor=executor, progress=progress,
+                         key=lambda f: f.test_subject)
+    done = [res.results[subj] for subj in todo]
+    infos = [r["info"] for r in done]
+    parts = [pd.DataFrame(r["predictions"]) for r in done]
+    pred = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    if pred.empty:
+        pred = pd.DataFrame(columns=["video", "onset", "offset", "type", "score", "subject"])
+    pred = pred.astype({"video": str, "subject": str})
     write_megc_csv(pred, out / "predictions.csv")
     gt = data.gt[data.gt["subject"].isin(todo)].copy()
     tables = {}
@@ -373,10 +392,6 @@ def fit_final(arch: str, data: SpotData, cfg: SpotTrainConfig, cache_dir=None, s
     ckpt, _, info = train_fold(arch, data, seqs, "\0none", cfg)
     ckpt["info"] = info
     return ckpt
-
-
-def _safe(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in str(name)) or "_"
 
 
 def with_overrides(cfg: SpotTrainConfig, **kw) -> SpotTrainConfig:
