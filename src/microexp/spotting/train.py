@@ -344,12 +344,12 @@ def run_loso(arch: str, data: SpotData, out: str | Path, cfg: SpotTrainConfig | 
 
 def plot_summary(path: Path, summary: dict) -> Path:
     """P / R / F1 per type under both semantics, and every fold's training loss per epoch."""
-    import matplotlib
+    from matplotlib import colormaps
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.8))
+    fig = Figure(figsize=(11, 3.8))  # object API: no global backend or pyplot state
+    ax1, ax2 = fig.subplots(1, 2)
+    tab20 = colormaps["tab20"]
     sems = list(summary["tables"])
     width = 0.8 / (3 * len(sems))
     for si, sem in enumerate(sems):
@@ -358,7 +358,7 @@ def plot_summary(path: Path, summary: dict) -> Path:
         for mi, (metric, col) in enumerate((("P", "precision"), ("R", "recall"), ("F1", "f1"))):
             off = (si * 3 + mi - (3 * len(sems) - 1) / 2) * width
             ax1.bar(x + off, [r[col] for r in rows], width, label=f"{metric} ({sem})",
-                    color=plt.cm.tab20(2 * mi + si), edgecolor="k" if metric == "F1" else "none")
+                    color=tab20(2 * mi + si), edgecolor="k" if metric == "F1" else "none")
         ax1.set_xticks(x, [f"{r['type']}\nTP {r['tp']}/{r['n_gt']} GT, {r['n_pred']} pred" for r in rows])
     ax1.set_ylim(0, 1.3)
     ax1.set_yticks(np.linspace(0, 1, 6))
@@ -377,13 +377,7 @@ def plot_summary(path: Path, summary: dict) -> Path:
     ax2.legend(fontsize=7)
     fig.tight_layout()
 
-    def _save(tmp):
-        fig.savefig(tmp, format="png", dpi=100)
-
-    try:
-        return write_with(path, _save)
-    finally:
-        plt.close(fig)
+    return write_with(path, lambda tmp: fig.savefig(tmp, format="png", dpi=100))
 
 
 def fit_final(arch: str, data: SpotData, cfg: SpotTrainConfig, cache_dir=None, seqs: dict | None = None) -> dict:
