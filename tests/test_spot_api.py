@@ -159,3 +159,16 @@ def test_library_analyze_with_a_learned_spotter(weights, synth_suite):
     assert len(keys) == len(set(keys)) and None not in res.settings.values()
     ivs = microexp.spot(synth_suite / "v001.mp4", spotter="refcnn3d", weights=paths["refcnn3d"], cache_dir=cache)
     assert ivs == res.spot.intervals
+
+
+def test_learned_analyze_reads_cached_crops_and_decodes_once(weights, synth_suite, monkeypatch):
+    """With the crops cached (training made them), analyze decodes once (interval frames) and detects nothing."""
+    from test_analyze import _counting
+
+    from microexp.pipeline import analyze
+
+    paths, cache = weights
+    counts = _counting(monkeypatch)
+    res = analyze(synth_suite / "v000.mp4", spotter="refcnn3d", weights=paths["refcnn3d"], cache_dir=cache)
+    assert res.expressions and counts["decodes"] == 1 and counts["detectors"] == 0
+    assert res.spot.track is not None and res.spot.track.landmarks_at(res.spot.intervals[0].onset) is not None
