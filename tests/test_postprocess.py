@@ -10,7 +10,6 @@ from microexp.spotting.postprocess import (
     curve_threshold,
     moilanen_threshold,
     nms,
-    nms_spans,
     split_curve,
     spot_curve,
     window_mean,
@@ -105,7 +104,6 @@ def test_nms_keeps_best_of_overlapping():
     scores = [0.5, 0.9, 0.3, 0.1]
     keep = nms(spans, scores, 0.5)
     assert keep == [1, 2]
-    assert nms_spans(spans, scores, 0.5) == [1, 2]
 
 
 def test_flat_curve_gives_no_interval():

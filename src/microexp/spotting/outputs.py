@@ -11,7 +11,6 @@ from microexp.io.atomic import write_with
 from microexp.records import Interval
 
 INTERVAL_COLUMNS = ["video", "onset", "offset", "type", "apex", "score", "onset_s", "offset_s"]
-CSV_NOTE = "frames are 0-based and inclusive (onset..offset both belong to the expression)"
 
 
 def intervals_frame(intervals: list[Interval], video: str, times: np.ndarray | None = None,

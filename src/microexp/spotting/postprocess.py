@@ -66,17 +66,6 @@ def nms(spans: Sequence[Span], scores: Sequence[float], iou_threshold: float = 0
     return keep
 
 
-def smooth(curve: np.ndarray, window: int) -> np.ndarray:
-    """Centred moving average (window in frames, odd), edges handled by shrinking the window."""
-    curve = np.asarray(curve, dtype=float)
-    if window <= 1 or curve.size == 0:
-        return curve.copy()
-    k = np.ones(window)
-    num = np.convolve(curve, k, mode="same")
-    den = np.convolve(np.ones_like(curve), k, mode="same")
-    return num / den
-
-
 def peaks_to_spans(curve: np.ndarray, threshold: float, k: int, distance: int | None = None) -> list[Span]:
     """Peaks above ``threshold`` at least ``distance`` apart (default k), each widened to [peak−k, peak+k].
 
@@ -189,8 +178,3 @@ def split_curve(curve: np.ndarray, lengths: Sequence[int]) -> list[np.ndarray]:
         raise InputError(f"curve has {c.size} scores but the video lengths add up to {total}")
     edges = np.cumsum([0, *map(int, lengths)])
     return [c[a:b] for a, b in zip(edges[:-1], edges[1:], strict=True)]
-
-
-def nms_spans(spans: Sequence[Span], scores: Sequence[float], iou_threshold: float = 0.5) -> list[int]:
-    """NMS that keeps the input order of the survivors (sorted by onset by callers that need it)."""
-    return sorted(nms(spans, scores, iou_threshold))

@@ -12,7 +12,6 @@ each frame pair once and reuses it, halving the cost of scoring a long video.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -212,16 +211,6 @@ def _pair_feats(model: RefCNN3D, crops: np.ndarray, a_idx: np.ndarray, b_idx: np
         if progress:
             progress(min(s + batch, total), total)
     return out
-
-
-def n_params(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
-
-
-def receptive_note(cfg: RefCNN3DConfig) -> str:
-    """Feature-map side after the three pools (for the results page)."""
-    side = cfg.size // cfg.stem_stride // 8
-    return f"{cfg.size}px -> {side}x{side}x{cfg.channels[2]} per stream, {int(math.log2(8))} pools"
 
 
 # ---------------------------------------------------------------------------------------------------------

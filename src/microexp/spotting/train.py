@@ -386,7 +386,3 @@ def fit_final(arch: str, data: SpotData, cfg: SpotTrainConfig, cache_dir=None, s
     ckpt, _, info = train_fold(arch, data, seqs, "\0none", cfg)
     ckpt["info"] = info
     return ckpt
-
-
-def with_overrides(cfg: SpotTrainConfig, **kw) -> SpotTrainConfig:
-    return replace(cfg, **{k: v for k, v in kw.items() if v is not None})
