@@ -20,7 +20,7 @@ import pandas as pd
 
 from microexp.errors import ConfigError, InputError
 from microexp.experiments.executor import LocalExecutor, TaskResult
-from microexp.io.frames import IMAGE_SUFFIXES, VIDEO_SUFFIXES
+from microexp.io.frames import IMAGE_SUFFIXES, VIDEO_SUFFIXES, is_video
 
 PLAIN_SOURCES = ("videos", "synth")
 _PATH_COLUMNS = ("video", "video_path", "path", "file", "filename")
@@ -88,7 +88,7 @@ def _plain_folder(root: Path) -> list[tuple[str, Path]]:
     for p in sorted(root.rglob("*")):
         if any(part.startswith(".") for part in p.relative_to(root).parts):
             continue
-        if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES:
+        if is_video(p):
             out.append((p.relative_to(root).as_posix(), p))
         elif p.is_dir() and any(q.suffix.lower() in IMAGE_SUFFIXES for q in p.iterdir() if q.is_file()):
             out.append((p.relative_to(root).as_posix() or p.name, p))

@@ -96,6 +96,25 @@ def spec(name: str) -> DatasetSpec:
     return REGISTRY[key]
 
 
+def parse_data_spec(text: str, *, default: str | None = None, kinds: tuple[str, ...] | None = None
+                    ) -> tuple[str, Path]:
+    """``NAME:ROOT`` (what every ``--data`` option takes) -> (lower-case name, ROOT).
+
+    A bare folder gets ``default`` (an error without one); ``kinds`` lists the names the caller accepts.
+    """
+    name, sep, root = str(text).partition(":")
+    if not sep:
+        if default is None:
+            raise ConfigError(f"data must look like NAME:FOLDER, got {text!r}")
+        name, root = default, str(text)
+    name = name.strip().lower()
+    if not name or not root.strip():
+        raise ConfigError(f"data must look like NAME:FOLDER, got {text!r}")
+    if kinds is not None and name not in kinds:
+        raise ConfigError(f"unknown data kind {name!r}; supported: {', '.join(kinds)}")
+    return name, Path(root)
+
+
 def read_annotations(name: str, path: str | Path, **options) -> pd.DataFrame:
     """Read one annotation file of dataset ``name`` into the standard table (see docs/datasets.md)."""
     s = spec(name)
