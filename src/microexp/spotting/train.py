@@ -46,16 +46,11 @@ class SpotData:
     gt: pd.DataFrame
 
 
-def parse_data_spec(spec: str) -> tuple[str, Path]:
-    """``DATASET:ROOT`` (``casme_sq``, ``samm_lv``, ``casme3``, ``synth``) or a bare synth-suite folder."""
-    name, sep, root = spec.partition(":")
-    if not sep:
-        return "synth", Path(spec)
-    return name.strip().lower(), Path(root)
-
-
 def load_spot_data(spec: str) -> SpotData:
-    name, root = parse_data_spec(spec)
+    """``DATASET:ROOT`` (``casme_sq``, ``samm_lv``, ``casme3``, ``synth``) or a bare synth-suite folder."""
+    from microexp.datasets.registry import parse_data_spec
+
+    name, root = parse_data_spec(spec, default="synth")
     if not root.exists():
         raise InputError("data folder not found", root)
     if name == "synth":
