@@ -105,7 +105,7 @@ def test_cli_train_then_spot_with_weights(suite, tmp_path, monkeypatch, crop_cac
     runner = CliRunner()
     out = tmp_path / "run"
     r = runner.invoke(app, ["train", "spotter", "--model", "refcnn3d", "--data", f"synth:{suite}", "--out",
-                            str(out), "--epochs", "1", "--size", "32", "--kinds", "me", "--p", "0.6"])
+                            str(out), "--epochs", "1", "--size", "32", "--kinds", "me", "--p", "0.6", "--final"])
     assert r.exit_code == 0, r.output
     assert (out / "predictions.csv").is_file() and (out / "megc_softnet.csv").is_file()
     assert (out / "summary.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -125,6 +125,13 @@ def test_cli_train_then_spot_with_weights(suite, tmp_path, monkeypatch, crop_cac
     assert z["score"].shape == (72,) and z["displacement"].shape == (72, 1)
     r = runner.invoke(app, ["spot", str(suite / "v000.mp4"), "--model", "mesnet", "--weights", str(weights)])
     assert r.exit_code == 2 and "refcnn3d" in r.output
+    from microexp.spotting.registry import load_checkpoint
+
+    final = load_checkpoint(out / "model.pt", "refcnn3d")  # --final: every subject, the registry's format
+    assert final["info"]["n_train_videos"] == 2 and set(final["models"]) == {"me"}
+    r = runner.invoke(app, ["spot", str(suite / "v001.mp4"), "--model", "refcnn3d", "--weights", str(out / "model.pt"),
+                            "-o", str(tmp_path / "spot2")])
+    assert r.exit_code == 0, r.output
 
 
 def test_cli_errors_are_one_line(tmp_path):
