@@ -46,7 +46,7 @@ class SpotResult:
     settings: dict
     trace: SpotTrace
     track: FaceTrack | None = None  # where the face was (``landmarks_at(frame)``, ``face_mask(n)``)
-    frames: dict[int, np.ndarray] = field(default_factory=dict)  # frames kept for ``analyze`` (grey or BGR)
+    frames: dict[int, np.ndarray] = field(default_factory=dict)  # onset/apex/offset frames kept for ``analyze``
     offd: OFFDResult | None = None  # OF-FD's own record (windows, spans in processed frames)
 
     @property
@@ -110,8 +110,12 @@ class OFFDSpotter:
                           list(res.channel_names), float(res.rate))
         settings = {"spotter": self.name, "preset": cfg.name, "fps": float(src.info.fps),
                     "work_rate_hz": round(float(res.rate), 4), **{k: _plain(v) for k, v in overrides.items()}}
-        return SpotResult(spans_to_intervals(res, src.info.fps), src.info, self.name, settings, trace,
-                          track=res.track, frames=dict(res.kept), offd=res)
+        intervals = spans_to_intervals(res, src.info.fps)
+        wanted = {i for iv in intervals for i in (iv.onset, iv.apex, iv.offset)}
+        frames = {i: res.kept[i] for i in sorted(wanted) if i in res.kept}
+        res.kept = {}  # the span frames OF-FD kept while streaming: only the intervals' three are needed now
+        return SpotResult(intervals, src.info, self.name, settings, trace, track=res.track, frames=frames,
+                          offd=res)
 
 
 def _plain(v):
