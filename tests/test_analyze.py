@@ -52,7 +52,8 @@ def test_outputs_valid(request, which, n_frames):
         if e["emotion"] != "unknown":
             assert sum(e["probabilities"].values()) == pytest.approx(1, abs=1e-3)
             assert e["confidence"] == pytest.approx(max(e["probabilities"].values()), abs=1e-3)
-    assert {"spotter", "recognizer", "microexp"} <= set(result["models"])
+    assert {"spotter", "recognizer"} <= set(result["settings"]) and {"microexp", "recognizer_model"} <= set(
+        result["models"])
     npz = np.load(out / "scores.npz")
     assert npz["score"].shape == npz["time"].shape
     html = (out / "report.html").read_text()
@@ -61,8 +62,65 @@ def test_outputs_valid(request, which, n_frames):
 
 
 def test_expressive_clip_has_expressions(wolfgang):
+    """A few expressions, each recognised, each backed by the spotter's own curve (score ≥ 1 inside it)."""
+    from microexp.recognition.data import CLASSES
+
     df = pd.read_csv(wolfgang / "intervals.csv")
-    assert len(df) >= 1 and (df.emotion != "unknown").all()
+    assert 1 <= len(df) <= 12  # a 16 s clip: a handful, not a flood
+    assert df.emotion.isin(CLASSES).all()
+    z = np.load(wolfgang / "scores.npz")
+    for on, off in zip(df.onset, df.offset):
+        inside = (z["frame"] >= on) & (z["frame"] <= off)
+        assert inside.any() and z["score"][inside].max() >= 1.0, (on, off)
+    result = json.loads((wolfgang / "result.json").read_text())
+    settings, models = result["settings"], result["models"]
+    assert settings["spotter"] == "offd" and settings["fps"] == pytest.approx(result["video"]["fps"])
+    assert not set(settings) & set(models) and None not in settings.values()  # each setting once, real values
+
+
+def _counting(monkeypatch) -> dict:
+    """Count decoding passes (``VideoSource.frames``), ``av.open`` calls and landmark-detector work."""
+    import av
+
+    from microexp.face.landmarks import LandmarkDetector
+    from microexp.io.video import VideoSource
+
+    counts = {"decodes": 0, "av_open": 0, "detectors": 0, "detect_calls": 0}
+
+    def wrap(owner, name, key):
+        orig = getattr(owner, name)
+
+        def counted(*a, **k):
+            counts[key] += 1
+            return orig(*a, **k)
+
+        monkeypatch.setattr(owner, name, counted)
+
+    wrap(VideoSource, "frames", "decodes")
+    wrap(av, "open", "av_open")
+    wrap(LandmarkDetector, "__init__", "detectors")
+    wrap(LandmarkDetector, "detect", "detect_calls")
+    return counts
+
+
+def test_analyze_decodes_once_and_detects_once(monkeypatch):
+    """`analyze` = the spotter's one pass: no second decode, no second detector, no extra detections."""
+    from microexp.pipeline import analyze
+    from microexp.spotting.api import spot_video
+
+    video = shared_path("video", "single_face.mp4")
+    counts = _counting(monkeypatch)
+    spot = spot_video(video)
+    alone = dict(counts)
+    assert alone["decodes"] == 1 and alone["detectors"] == 1
+    for k in counts:
+        counts[k] = 0
+    res = analyze(video)
+    assert counts["decodes"] == 1 and counts["detectors"] == 1
+    assert counts["av_open"] == alone["av_open"]
+    assert counts["detect_calls"] == alone["detect_calls"]  # the recogniser used the spotter's landmarks
+    assert res.spot.intervals == spot.intervals
+    assert all(e.emotion != "unknown" for e in res.expressions)
 
 
 def test_report_in_headless_browser(wolfgang, tmp_path):

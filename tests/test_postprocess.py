@@ -7,9 +7,9 @@ from hypothesis import strategies as st
 
 from microexp.errors import InputError
 from microexp.spotting.postprocess import (
+    curve_threshold,
     moilanen_threshold,
     nms,
-    nms_spans,
     split_curve,
     spot_curve,
     window_mean,
@@ -104,4 +104,24 @@ def test_nms_keeps_best_of_overlapping():
     scores = [0.5, 0.9, 0.3, 0.1]
     keep = nms(spans, scores, 0.5)
     assert keep == [1, 2]
-    assert nms_spans(spans, scores, 0.5) == [1, 2]
+
+
+def test_flat_curve_gives_no_interval():
+    """A flat (untrained) curve must not produce a forced peak per video once the absolute tests are on."""
+    rng = np.random.default_rng(0)
+    flat = 0.25 + rng.normal(0, 0.01, 600)  # a constant predictor at the training prior, plus noise
+    assert len(spot_curve(flat, 4, 0.6)) >= 1  # the relative threshold alone always passes the top peak
+    assert spot_curve(flat, 4, 0.6, floor=0.5) == []
+    assert spot_curve(flat, 4, 0.6, min_contrast=5.0) == []
+    high = 0.9 + rng.normal(0, 0.01, 600)  # flat but high: only the contrast test can reject it
+    assert spot_curve(high, 4, 0.6, floor=0.5, min_contrast=5.0) == []
+
+
+def test_absolute_tests_keep_real_peaks():
+    rng = np.random.default_rng(1)
+    s = 0.05 + rng.normal(0, 0.01, 300)
+    s[100:110] += 0.9
+    s[200:210] += 0.8
+    peaks = spot_curve(s, 4, 0.6, floor=0.5, min_contrast=5.0)
+    assert [p.apex for p in peaks] == pytest.approx([105, 205], abs=3)
+    assert curve_threshold(window_mean(s, 4), 0.6, floor=0.5, min_contrast=5.0) >= 0.5

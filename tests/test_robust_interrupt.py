@@ -45,8 +45,8 @@ INTERRUPT_CASES = [
          "no `predictions.csv`/`summary.json` yet; the rerun skips finished folds (not retrained) and "
          "`predictions.csv`, every fold's predictions and final loss match an uninterrupted run exactly."),
     Case("train-spotter-SIGTERM", "`microexp train spotter` (3 folds) stopped by SIGTERM after the first fold",
-         "Exit 143; a fold counts as finished only when its `fold.json` marker exists (written after the weights "
-         "and predictions); the rerun trains the missing folds, and weights (bit for bit), fold predictions "
+         "Exit 143; a fold counts as finished only when its `folds/<subject>.json` file exists (written after "
+         "its weights); the rerun trains the missing folds, and weights (bit for bit), fold predictions "
          "and the MEGC tables equal an uninterrupted run's."),
 ]
 
@@ -220,7 +220,7 @@ def test_loso_interrupted_resumes_identically(htnet, tmp_path):
     assert a["metrics"] == b["metrics"] and a["samples"] == b["samples"] == 24
 
 
-# ---- train spotter: one fold folder (weights, predictions, fold.json marker) per subject ----------------------------
+# ---- train spotter: per subject a fold file (info, predictions; the marker) and its weights ----------------------
 
 @pytest.fixture(scope="module")
 def suite(tmp_path_factory) -> Path:
@@ -249,7 +249,7 @@ def _weights(path: Path) -> dict:
 
 
 def _info(path: Path) -> dict:
-    info = json.loads(path.read_text())["info"]["kinds"]["me"]
+    info = json.loads(path.read_text())["result"]["info"]["kinds"]["me"]
     return {k: v for k, v in info.items() if k not in ("fit_s", "infer_s")}
 
 
@@ -260,21 +260,21 @@ def test_train_spotter_interrupted_resumes_identically(suite, tmp_path):
     assert res.exit_code == 0, res.output
     out = tmp_path / "run"
     code, err = interrupt_when(start(spotter_args(suite, out, cache), REPO),
-                               lambda: any((out / "folds").glob("*/fold.json")), signal.SIGTERM)
+                               lambda: any((out / "folds").glob("*.json")), signal.SIGTERM)
     check_stopped(code, err, signal.SIGTERM)
-    done = sorted(p.parent.name for p in (out / "folds").glob("*/fold.json"))
+    done = sorted(p.stem for p in (out / "folds").glob("*.json"))
     assert 1 <= len(done) < 3 and temp_leftovers(out) == []
-    for fold in (out / "folds").iterdir():  # a fold without its marker is not finished, whatever else is there
-        if fold.name not in done:
-            assert not (fold / "fold.json").exists()
+    for sub in done:  # the fold file is written last: a finished fold has its weights
+        assert (out / "folds" / f"{sub}.weights.pt").is_file()
     assert not (out / "summary.json").exists()
 
     finish(spotter_args(suite, out, cache), REPO)
     for sub in ("p0", "p1", "p2"):
-        a, b = ref / "folds" / sub, out / "folds" / sub
-        wa, wb = _weights(a / "weights.pt"), _weights(b / "weights.pt")
+        a, b = ref / "folds", out / "folds"
+        wa, wb = _weights(a / f"{sub}.weights.pt"), _weights(b / f"{sub}.weights.pt")
         assert wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa), sub
-        assert (a / "predictions.csv").read_bytes() == (b / "predictions.csv").read_bytes(), sub
-        assert _info(a / "fold.json") == _info(b / "fold.json"), sub
+        fa, fb = (json.loads((d / f"{sub}.json").read_text())["result"] for d in (a, b))
+        assert fa["predictions"] == fb["predictions"], sub
+        assert _info(a / f"{sub}.json") == _info(b / f"{sub}.json"), sub
     for name in ("predictions.csv", "megc_megc2020.csv", "megc_softnet.csv"):
         assert (out / name).read_bytes() == (ref / name).read_bytes(), name

@@ -54,7 +54,7 @@ def test_train_spotter_rerun_after_relabelling_is_not_silently_resumed(suite, tm
     args = spotter_args(data, out, cache)
     args[args.index("--data") + 1] = f"synth:{data}"
     assert invoke(args).exit_code == 0
-    marker = out / "folds" / "p0" / "fold.json"
+    marker = out / "folds" / "p0.json"
     before = json.loads(marker.read_text())
     idx = pd.read_csv(data / "index.csv")
     idx["onset"] += 20

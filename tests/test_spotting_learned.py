@@ -12,21 +12,16 @@ from microexp.spotting.refcnn3d import (
     RefCNN3DConfig,
     build_refcnn3d,
     clamp_refs,
+    fit_refcnn3d,
+    frame_labels,
     k_from_durations,
+    refcnn3d_curve,
     score_video,
 )
-from microexp.spotting.train import SpotTrainConfig, fit_refcnn3d, frame_labels, refcnn3d_curve
+from microexp.spotting.train import SpotTrainConfig
 
 SIZE = 32
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Two OpenMP threads on shared, busy cores run ~10× slower than one; tests use one."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def synth_seq(n: int, events: list[tuple[int, int]], seed: int, size: int = SIZE,
@@ -105,16 +100,17 @@ def test_lcn_off_variant_builds():
 def test_training_learns_the_event_and_is_deterministic():
     events = {0: [(30, 37), (90, 97)], 1: [(50, 57), (120, 127)], 2: [(20, 27), (100, 107), (150, 157)]}
     seqs = [synth_seq(180, ev, s) for s, ev in events.items()]
-    cfg = SpotTrainConfig(epochs=6, batch=16, lr=2e-3, size=SIZE, max_neg_per_pos=2.0, threads=1)
-    k = 4
-    m1, hist = fit_refcnn3d(seqs[:2], [events[0], events[1]], k, cfg, seed=3)
-    assert hist[-1] < hist[0]
+    cfg = SpotTrainConfig(epochs=6, batch=16, lr=2e-3, size=SIZE, max_neg_per_pos=2.0, threads=1, k={"me": 4},
+                          p=0.6)
+    m1, meta = fit_refcnn3d(seqs[:2], [events[0], events[1]], cfg, seed=3)
+    hist = meta["loss"]
+    assert meta["k"] == 4 and hist[-1] < hist[0]
     curve = refcnn3d_curve(m1, seqs[2])
     inside = np.zeros(180, bool)
     for a, b in events[2]:
         inside[a:b + 1] = True
     assert curve[inside].mean() > curve[~inside].mean() + 0.2
-    m2, _ = fit_refcnn3d(seqs[:2], [events[0], events[1]], k, cfg, seed=3)
+    m2, _ = fit_refcnn3d(seqs[:2], [events[0], events[1]], cfg, seed=3)
     np.testing.assert_allclose(refcnn3d_curve(m2, seqs[2]), curve, atol=1e-6)
 
 
@@ -123,7 +119,9 @@ def test_training_without_positives_is_a_typed_error():
 
     seqs = [synth_seq(40, [], 0)]
     with pytest.raises(InputError):
-        fit_refcnn3d(seqs, [[]], 3, SpotTrainConfig(epochs=1, size=SIZE), seed=0)
+        fit_refcnn3d(seqs, [[]], SpotTrainConfig(epochs=1, size=SIZE, k={"me": 3}), seed=0)
+    with pytest.raises(InputError):  # and k cannot come from spans that are not there
+        fit_refcnn3d(seqs, [[]], SpotTrainConfig(epochs=1, size=SIZE), seed=0)
 
 
 @pytest.mark.parametrize("residual", [False, True])

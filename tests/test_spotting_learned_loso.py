@@ -19,12 +19,7 @@ from conftest import shared_path
 EVENTS = {"a": [(30, 37), (90, 97)], "b": [(50, 57), (120, 127)], "c": [(20, 27), (100, 107)]}
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def tiny_data():
@@ -41,28 +36,43 @@ def test_loso_writes_outputs_and_resumes(tmp_path):
     s1 = run_loso("refcnn3d", data, tmp_path, cfg, seqs=seqs, subjects=["sa", "sb"])
     assert s1["n_folds"] == 2
     for sub in ("sa", "sb"):
-        info = json.loads((tmp_path / "folds" / sub / "fold.json").read_text())["info"]
+        info = json.loads((tmp_path / "folds" / f"{sub}.json").read_text())["result"]["info"]
         assert info["kinds"]["me"]["k"] == 4  # mean(off − on) = 7 over the *other* subjects -> int(8/2)
     pred = pd.read_csv(tmp_path / "predictions.csv")
     assert list(pred.columns) == ["vid", "pred_onset", "pred_offset", "type"]
     assert set(pred["vid"]) <= {"a", "b"}
     table = pd.read_csv(tmp_path / "megc_megc2020.csv", index_col=0)
     assert table.loc["me", "n_gt"] == 4  # GT of the evaluated subjects only
-    w = tmp_path / "folds" / "sa" / "weights.pt"
+    w = tmp_path / "folds" / "sa.weights.pt"
     mtime = w.stat().st_mtime_ns
     s2 = run_loso("refcnn3d", data, tmp_path, cfg, seqs=seqs, subjects=["sa", "sb"])
     assert w.stat().st_mtime_ns == mtime  # resumed, not retrained
     assert s2["tables"] == s1["tables"]
     ck = torch.load(w, weights_only=False)
     assert ck["arch"] == "refcnn3d" and ck["models"]["me"]["p"] == 0.6
+    from microexp.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="different settings or data"):  # one resume policy: refuse, never mix
+        run_loso("refcnn3d", data, tmp_path, SpotTrainConfig(epochs=3, batch=16, size=32, kinds=("me",), p=0.6),
+                 seqs=seqs, subjects=["sa"])
 
 
 def test_fold_threshold_is_chosen_on_training_subjects_only(tmp_path):
+    """Changing the test subject's labels must not change the fold's p or its training-F1 table."""
     data, seqs = tiny_data()
-    cfg = SpotTrainConfig(epochs=1, batch=16, size=32, kinds=("me",), p_grid=(0.5, 0.7))
-    s = run_loso("refcnn3d", data, tmp_path, cfg, seqs=seqs, subjects=["sc"])
+    cfg = SpotTrainConfig(epochs=1, batch=16, size=32, kinds=("me",), p_grid=(0.3, 0.5, 0.7, 0.9), min_contrast=None,
+                          floor=None)
+    s = run_loso("refcnn3d", data, tmp_path / "a", cfg, seqs=seqs, subjects=["sc"])
     info = s["folds"][0]["kinds"]["me"]
-    assert set(info["p_train_f1"]) == {0.5, 0.7} and info["p"] in (0.5, 0.7)
+    scores = {float(k): v for k, v in info["p_train_f1"].items()}
+    assert set(scores) == {0.3, 0.5, 0.7, 0.9}
+    assert info["p"] == max(scores, key=lambda q: (scores[q], q))  # the best on the training subjects
+    moved = data.gt.copy()
+    moved.loc[moved["subject"] == "sc", ["onset", "offset"]] = [[140, 150], [5, 12]]
+    s2 = run_loso("refcnn3d", SpotData("tiny-moved", data.videos, moved), tmp_path / "b", cfg, seqs=seqs,
+                  subjects=["sc"])
+    info2 = s2["folds"][0]["kinds"]["me"]
+    assert info2["p_train_f1"] == info["p_train_f1"] and info2["p"] == info["p"]
 
 
 @pytest.fixture(scope="module")
@@ -95,11 +105,11 @@ def test_cli_train_then_spot_with_weights(suite, tmp_path, monkeypatch, crop_cac
     runner = CliRunner()
     out = tmp_path / "run"
     r = runner.invoke(app, ["train", "spotter", "--model", "refcnn3d", "--data", f"synth:{suite}", "--out",
-                            str(out), "--epochs", "1", "--size", "32", "--kinds", "me", "--p", "0.6"])
+                            str(out), "--epochs", "1", "--size", "32", "--kinds", "me", "--p", "0.6", "--final"])
     assert r.exit_code == 0, r.output
     assert (out / "predictions.csv").is_file() and (out / "megc_softnet.csv").is_file()
     assert (out / "summary.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    weights = out / "folds" / "p1" / "weights.pt"
+    weights = out / "folds" / "p1.weights.pt"
     from microexp.features import cache
 
     def no_decode(*a, **k):
@@ -115,6 +125,13 @@ def test_cli_train_then_spot_with_weights(suite, tmp_path, monkeypatch, crop_cac
     assert z["score"].shape == (72,) and z["displacement"].shape == (72, 1)
     r = runner.invoke(app, ["spot", str(suite / "v000.mp4"), "--model", "mesnet", "--weights", str(weights)])
     assert r.exit_code == 2 and "refcnn3d" in r.output
+    from microexp.spotting.registry import load_checkpoint
+
+    final = load_checkpoint(out / "model.pt", "refcnn3d")  # --final: every subject, the registry's format
+    assert final["info"]["n_train_videos"] == 2 and set(final["models"]) == {"me"}
+    r = runner.invoke(app, ["spot", str(suite / "v001.mp4"), "--model", "refcnn3d", "--weights", str(out / "model.pt"),
+                            "-o", str(tmp_path / "spot2")])
+    assert r.exit_code == 0, r.output
 
 
 def test_cli_errors_are_one_line(tmp_path):
@@ -155,10 +172,10 @@ def test_cli_spot_with_a_mesnet_checkpoint(suite, tmp_path, monkeypatch, crop_ca
     monkeypatch.setenv("MICROEXP_CACHE", str(crop_cache))
     torch.manual_seed(0)
     net = build_mesnet(MESNetConfig(anchors=(4, 5, 6, 7, 8), size=32, channels=(4, 4, 8, 8), window=32, stride=16))
-    ckpt = {"arch": "mesnet", "size": 32, "fps": 30.0,
-            "models": {"me": {"config": asdict(net.cfg), "state_dict": net.state_dict(), "threshold": 0.0}}}
-    weights = tmp_path / "mesnet.pt"
-    torch.save(ckpt, weights)
+    from microexp.spotting.registry import save_checkpoint
+
+    weights = save_checkpoint(tmp_path / "mesnet.pt", {"arch": "mesnet", "size": 32, "fps": 30.0, "models": {
+        "me": {"config": asdict(net.cfg), "state_dict": net.state_dict(), "threshold": 0.0}}})
     r = CliRunner().invoke(app, ["spot", str(suite / "v000.mp4"), "--model", "mesnet", "--weights", str(weights),
                                  "-o", str(tmp_path / "out")])
     assert r.exit_code == 0, r.output

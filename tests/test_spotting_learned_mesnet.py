@@ -10,13 +10,7 @@ from test_spotting_learned import synth_seq
 from microexp.spotting import mesnet
 from microexp.spotting.train import SpotTrainConfig
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_anchor_quantiles_and_dilations():
@@ -78,7 +72,20 @@ def test_tiny_fit_finds_events_and_checkpoint_round_trip():
     assert len(hits) == 2
     curve = mesnet.frame_curve(model, seqs[2])
     assert curve.shape == (200,)
-    ckpt = {"config": {**model.cfg.__dict__}, "state_dict": model.state_dict(), **meta}
-    again, m2 = mesnet.model_from_checkpoint(ckpt)
+    again, m2 = mesnet.SPOTTER.unpack(mesnet.SPOTTER.pack(model, meta))
     assert m2["threshold"] == meta["threshold"]
     assert mesnet.spot_sequence(again, seqs[2], "me", meta["threshold"]) == found
+
+
+def test_class_weight_corrects_the_imbalance_once():
+    """α balances the anchors an epoch draws (half from positive windows), not the raw windows."""
+    pos = [10, 0, 0, 0]  # one window with 10 positive anchors, three without
+    neg = [90, 100, 100, 100]
+    raw = sum(neg) / sum(pos)  # 39: what α was before, on top of the oversampling
+    a = mesnet.class_weight(pos, neg, [0], pos_share=0.5)
+    # an epoch draws window 0 with probability 0.5 + 0.5/4 = 0.625: E[pos] = 6.25, E[neg] = 0.625*90 + 0.375*100
+    assert a == pytest.approx((0.625 * 90 + 0.375 * 100) / 6.25)
+    assert a < raw / 2
+    # weighted positives equal the negatives in expectation: the loss sees the classes balanced once
+    assert a * 6.25 == pytest.approx(0.625 * 90 + 0.375 * 100)
+    assert mesnet.class_weight(pos, neg, [0], pos_share=0.0) == pytest.approx(raw)  # no oversampling: N_neg/N_pos

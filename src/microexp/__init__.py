@@ -15,21 +15,21 @@ from microexp.errors import (
     NoFaceError,
     VideoError,
 )
-from microexp.records import Expression, Interval, Sample
-
-__version__ = "0.1.0"
+from microexp.records import Expression, Interval
+from microexp.version import __version__
 
 __all__ = [
     "AnnotationError", "ConfigError", "Expression", "InputError", "Interval", "MicroexpError", "ModelError",
-    "NoFaceError", "Sample", "VideoError", "analyze", "recognize", "spot", "__version__",
+    "NoFaceError", "VideoError", "analyze", "recognize", "spot", "__version__",
 ]
 
 
-def spot(path, **options):
-    """Spot expressions in a video or frame folder; returns ``list[Interval]`` (see ``microexp.spotting.api``)."""
+def spot(path, spotter: str = "offd", weights=None, fps=None, preset: str = "default", **options):
+    """Spot expressions in a video or frame folder with a registered spotter (``offd``, ``refcnn3d``,
+    ``mesnet``); returns ``list[Interval]`` (see ``microexp.spotting.api``)."""
     from microexp.spotting.api import spot as _spot
 
-    return _spot(path, **options)
+    return _spot(path, spotter=spotter, weights=weights, fps=fps, preset=preset, **options)
 
 
 def recognize(*args, **kwargs):
@@ -39,8 +39,8 @@ def recognize(*args, **kwargs):
     return _recognize(*args, **kwargs)
 
 
-def analyze(path, **options):
-    """Spot then recognise; returns a ``Result`` (see ``microexp.analyze``)."""
+def analyze(path, spotter: str = "offd", weights=None, **options):
+    """Spot then recognise; returns a ``Result`` (see ``microexp.pipeline``)."""
     from microexp.pipeline import analyze as _analyze
 
-    return _analyze(path, **options)
+    return _analyze(path, spotter=spotter, weights=weights, **options)

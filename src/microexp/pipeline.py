@@ -1,7 +1,9 @@
 """``microexp.analyze``: spot, then recognise the emotion of every spotted expression.
 
-The video is streamed twice: once by the spotter, and once more to pick up only the onset, apex and offset
-frames of the spotted intervals (decoding is ≈10× faster than spotting), so memory stays flat in video length.
+The spotter decodes the video once and finds the face once; it hands back the frames of its spans and the face
+track, so the recogniser aligns the onset/apex/offset frames with the spotter's own landmarks instead of
+decoding and detecting a second time (learned spotters read their crops from the cache and decode once, for
+the interval frames only).
 """
 
 from __future__ import annotations
@@ -15,10 +17,10 @@ import numpy as np
 
 from microexp.errors import ConfigError
 from microexp.face.align import similarity_align
-from microexp.face.landmarks import LICENCE_NOTE, LandmarkDetector
-from microexp.io.video import VideoSource, prefetch
+from microexp.face.landmarks import LICENCE_NOTE
 from microexp.records import Expression
 from microexp.spotting.api import SpotResult, spot_video
+from microexp.version import __version__
 
 RECOG_CROP = 128  # aligned face size handed to the recogniser and used for thumbnails
 
@@ -54,9 +56,7 @@ class Result:
         return self.spot.face_frames
 
     def frame_times(self) -> np.ndarray:
-        from microexp.spotting.outputs import frame_time_table
-
-        return frame_time_table(self.spot)
+        return self.spot.frame_times()
 
     def no_face_ranges(self) -> list[tuple[int, int]]:
         """Inclusive frame ranges where no face was found."""
@@ -73,64 +73,44 @@ class Result:
         return out
 
 
-def grab_frames(path: str | Path, wanted: set[int], fps: float | None = None) -> dict[int, np.ndarray]:
-    """Decode once more and keep only the wanted frame indices (BGR)."""
-    if not wanted:
-        return {}
-    last = max(wanted)
-    out = {}
-    for fr in prefetch(VideoSource(path, fps=fps).frames()):
-        if fr.index in wanted:
-            out[fr.index] = fr.image
-        if fr.index >= last:
-            break
-    return out
-
-
 def analyze(path: str | Path, fps: float | None = None, spotter: str = "offd", recognizer: str = "default",
             preset: str = "default", weights: str | Path | None = None,
-            progress: Callable[[int, int | None], None] | None = None) -> Result:
-    """Spot expressions in a video or frame folder, then classify each one's emotion."""
+            progress: Callable[[int, int | None], None] | None = None, cache_dir: str | Path | None = None) -> Result:
+    """Spot expressions in a video or frame folder with any registered spotter, then classify each one's emotion."""
     from microexp.recognition.api import recognize
 
-    if spotter != "offd":
-        from microexp.spotting import learned
-
-        spot = learned.spot_with_model(path, model=spotter, weights=weights, fps=fps)
-    else:
-        spot = spot_video(path, fps=fps, preset=preset, progress=progress)
     rec_weights = None if recognizer == "default" else recognizer
     if rec_weights is not None and not Path(rec_weights).exists():
         raise ConfigError(f"recogniser weights not found: {rec_weights} (use 'default' or a checkpoint path)")
-    wanted = {i for iv in spot.intervals for i in (iv.onset, iv.apex, iv.offset)}
-    frames = grab_frames(path, wanted, fps=fps)
-    det = LandmarkDetector()
+    spot = spot_video(path, spotter=spotter, weights=weights, fps=fps, preset=preset, progress=progress,
+                      keep_frames=True, cache_dir=cache_dir)
+    frames = spot.frames
+    missing = {i for iv in spot.intervals for i in (iv.onset, iv.apex, iv.offset)} - set(frames)
+    if missing:  # a spotter that kept too few frames costs one more decoding pass, never a wrong answer
+        from microexp.spotting.learned import grab_frames
+
+        frames = {**frames, **grab_frames(path, missing, fps)}
     expressions, thumbs = [], []
     for iv in spot.intervals:
-        on, ap, off = frames.get(iv.onset), frames.get(iv.apex), frames.get(iv.offset)
-        found = None if on is None else det.find(_gray(on))
-        if found is None or ap is None:
+        on, ap, off = (frames.get(i) for i in (iv.onset, iv.apex, iv.offset))
+        lm = spot.track.landmarks_at(iv.onset) if spot.track is not None else None
+        if lm is None or on is None or ap is None:
             expressions.append(Expression(iv, "unknown", {}))
             thumbs.append(None)
             continue
-        lm = found[1]
         # one transform (from the onset frame) for all three: the flow must see the face move, not the crop
         crops = [similarity_align(img, lm, RECOG_CROP)[0] for img in (on, ap, off if off is not None else ap)]
         rec = recognize(_gray(crops[0]), _gray(crops[1]), weights=rec_weights)
         expressions.append(Expression(iv, rec.emotion, rec.probabilities))
         thumbs.append(Thumbs(*crops))
-    import microexp
-
+    settings = {**spot.settings, "recognizer": recognizer}  # each setting once, as it was actually used
     models = {
-        "microexp": microexp.__version__,
-        "spotter": spot.offd.config.name if spotter == "offd" else spotter,
-        "recognizer": _recognizer_name(rec_weights),
+        "microexp": __version__,
+        "recognizer_model": _recognizer_name(rec_weights),
         "landmarks": "dlib 68-point (iBUG 300-W)",
         "landmark_licence": LICENCE_NOTE,
         "python": platform.python_version(),
     }
-    settings = {"fps": fps, "spotter": spotter, "preset": preset, "recognizer": recognizer,
-                "work_rate_hz": spot.offd.rate}
     return Result(str(path), spot, expressions, thumbs, settings, models)
 
 

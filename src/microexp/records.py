@@ -47,17 +47,3 @@ class Expression:
     @property
     def confidence(self) -> float:
         return float(self.probabilities.get(self.emotion, 0.0))
-
-
-@dataclass(frozen=True)
-class Sample:
-    """One row of a dataset index (frames as the dataset numbers them)."""
-
-    dataset: str
-    subject: str
-    clip: str
-    onset: int
-    apex: int
-    offset: int
-    emotion: str
-    label: int

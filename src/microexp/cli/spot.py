@@ -26,21 +26,14 @@ def spot(
                              help="ROI flow for OF-FD: farneback (paper-faithful) or dis (faster, not faithful)."),
 ):
     """Spot micro- and macro-expressions; writes intervals.csv, scores.npz and spot.png."""
-    from microexp.errors import ConfigError
     from microexp.spotting.api import spot_video
     from microexp.spotting.outputs import write_spot_outputs
 
     fps = fps or _preset_fps(preset, video)
-    if model != "offd":
-        from microexp.spotting import learned
-
-        with progress_bar(f"spotting {video.name} ({model})") as update:
-            result = learned.spot_with_model(video, model=model, weights=weights, fps=fps, progress=update)
-    else:
-        if weights is not None:
-            raise ConfigError("--weights applies to learned spotters only (use --model)")
-        with progress_bar(f"spotting {video.name}") as update:
-            result = spot_video(video, fps=fps, preset=preset, progress=update, flow_method=flow)
+    options = {"flow_method": flow} if flow != "farneback" else {}
+    with progress_bar(f"spotting {video.name} ({model})") as update:
+        result = spot_video(video, spotter=model, weights=weights, fps=fps, preset=preset, progress=update,
+                            **options)
     paths = write_spot_outputs(result, out)
     n_me = sum(iv.kind == "me" for iv in result.intervals)
     console.print(f"{video}: {result.n_frames} frames, face in {result.face_frames}; "

@@ -39,11 +39,11 @@ def spotter(
 ):
     """Train per LOSO fold, write per-fold weights, MEGC predictions and the MEGC tables (resumable)."""
     from microexp.errors import ConfigError
-    from microexp.io.atomic import write_with
-    from microexp.spotting.train import ARCHS, SpotTrainConfig, fit_final, load_spot_data, run_loso
+    from microexp.spotting.registry import save_checkpoint, trainable
+    from microexp.spotting.train import SpotTrainConfig, fit_final, load_spot_data, run_loso
 
-    if model not in ARCHS:
-        raise ConfigError(f"--model must be one of {', '.join(ARCHS)}, got {model!r}")
+    if model not in trainable():
+        raise ConfigError(f"--model must be one of {', '.join(trainable())}, got {model!r}")
     over = {}
     if model_config:
         try:
@@ -74,8 +74,5 @@ def spotter(
     console.print(f"{summary['n_folds']} folds, training {summary['train_s']} s, inference "
                   f"{summary['infer_fps']} frames/s; wrote {out}/predictions.csv, megc_*.csv, summary.json")
     if final:
-        import torch
-
-        ckpt = fit_final(model, spot_data, cfg, cache_dir=cache_dir)
-        write_with(out / "model.pt", lambda tmp: torch.save(ckpt, tmp))
+        save_checkpoint(out / "model.pt", fit_final(model, spot_data, cfg, cache_dir=cache_dir))
         console.print(f"wrote {out / 'model.pt'}")

@@ -22,11 +22,11 @@ from pathlib import Path
 import numpy as np
 
 from microexp.errors import InputError, NoFaceError
-from microexp.face.track import TrackConfig, track_crops
+from microexp.face.track import FaceTrack, FaceTrackBuilder, TrackConfig, track_crops
 from microexp.io.atomic import _UMASK
 from microexp.io.video import VideoSource
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: the face track (boxes, landmarks of checked frames) stored beside the crops
 MARKER = "COMPLETE"
 
 
@@ -44,6 +44,7 @@ class CropSequence:
     key: str
     video: str
     from_cache: bool = False
+    track: FaceTrack | None = None  # the tracker's record: boxes, transforms, landmarks of checked frames
 
     @property
     def n_frames(self) -> int:
@@ -107,9 +108,10 @@ def _build(video_path, fps, cfg: TrackConfig, entry: Path, progress) -> None:
     tmp = Path(tempfile.mkdtemp(prefix=f".{entry.name}.", dir=entry.parent))
     try:
         face, index, time, transforms = [], [], [], []
+        builder = FaceTrackBuilder()
         with open(tmp / "crops.u8", "wb") as fh:
             for tf in track_crops(src.frames(gray=True), src.info.fps, cfg, progress=progress,
-                                  total=src.info.n_frames):
+                                  total=src.info.n_frames, track=builder):
                 fh.write(np.ascontiguousarray(tf.crop, dtype=np.uint8).tobytes())
                 face.append(tf.face)
                 index.append(tf.index)
@@ -117,8 +119,12 @@ def _build(video_path, fps, cfg: TrackConfig, entry: Path, progress) -> None:
                 transforms.append(tf.transform)
         if not index:
             raise NoFaceError("no frames decoded", video_path)
+        track = builder.build()
         np.savez(tmp / "meta.npz", face=np.array(face, bool), index=np.array(index, np.int64),
-                 time=np.array(time, np.float64), transforms=np.array(transforms, np.float32))
+                 time=np.array(time, np.float64), transforms=np.array(transforms, np.float32),
+                 boxes=track.boxes, lm_pos=np.array(sorted(track.landmarks), np.int64),
+                 landmarks=np.array([track.landmarks[k] for k in sorted(track.landmarks)],
+                                    np.float32).reshape(-1, 68, 2))
         info = {"video": str(video_path), "fps": src.info.fps, "n": len(index), "size": cfg.size,
                 "track": asdict(cfg), "version": CACHE_VERSION}
         (tmp / "info.json").write_text(json.dumps(info, indent=1))
@@ -143,8 +149,11 @@ def _load(entry: Path, key: str, video: str, from_cache: bool = True) -> CropSeq
         raise ValueError(f"cache entry {entry.name}: crops.u8 does not hold {n} crops of {s}x{s}")
     crops = np.memmap(entry / "crops.u8", dtype=np.uint8, mode="r", shape=(n, s, s))
     with np.load(entry / "meta.npz") as m:
-        meta = {k: m[k] for k in ("face", "index", "time", "transforms")}
-    if any(len(v) != n for v in meta.values()):
+        meta = {k: m[k] for k in ("face", "index", "time", "transforms", "boxes")}
+        lm_pos, landmarks = m["lm_pos"], m["landmarks"]
+    if any(len(v) != n for v in meta.values()) or len(lm_pos) != len(landmarks):
         raise ValueError(f"cache entry {entry.name}: meta.npz does not describe {n} frames")
+    track = FaceTrack(meta["index"].astype(int), meta["time"], meta["face"].astype(bool), meta["boxes"],
+                      meta["transforms"].astype(np.float64), {int(k): v for k, v in zip(lm_pos, landmarks)})
     return CropSequence(crops, meta["face"], meta["index"], meta["time"], meta["transforms"], float(info["fps"]),
-                        s, key, video, from_cache)
+                        s, key, video, from_cache, track)

@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 
 from microexp.io.atomic import write_json, write_text, write_with
-from microexp.spotting.outputs import plot_curve, write_scores
+from microexp.spotting.outputs import plot_curve, write_trace_scores
+from microexp.version import __version__
 
 ANALYZE_COLUMNS = ["video", "onset", "apex", "offset", "type", "emotion", "confidence", "onset_s", "apex_s",
                    "offset_s", "score"]
@@ -57,8 +58,6 @@ def _png_b64(img: np.ndarray) -> str:
 def render_report(result, name: str, plot_png: bytes) -> str:
     from jinja2 import Environment, PackageLoader, select_autoescape
 
-    import microexp
-
     env = Environment(loader=PackageLoader("microexp", "report"), autoescape=select_autoescape(["html", "j2"]))
     tpl = env.get_template("report.html.j2")
     table = intervals_table(result, name)
@@ -74,7 +73,7 @@ def render_report(result, name: str, plot_png: bytes) -> str:
         face_frames=result.face_frames, expressions=exprs, n_me=int((table.type == "me").sum()),
         n_mae=int((table.type == "mae").sum()), plot_png=base64.b64encode(plot_png).decode("ascii"),
         no_face=no_face, no_face_total=sum(b - a + 1 for a, b in no_face),
-        settings=sorted(result.settings.items()), models=sorted(result.models.items()), version=microexp.__version__)
+        settings=sorted(result.settings.items()), models=sorted(result.models.items()), version=__version__)
 
 
 def write_analysis(result, out_dir: str | Path, name: str | None = None) -> dict[str, Path]:
@@ -83,15 +82,13 @@ def write_analysis(result, out_dir: str | Path, name: str | None = None) -> dict
     out.mkdir(parents=True, exist_ok=True)
     name = name or Path(result.video).stem
     spot = result.spot
-    r = spot.offd
+    t = spot.trace
     table = intervals_table(result, name)
     paths = {"intervals": write_with(out / "intervals.csv", lambda tmp: table.to_csv(tmp, index=False))}
     paths["result"] = write_json(out / "result.json", result_dict(result, name))
-    paths["scores"] = write_scores(out / "scores.npz", frame=r.proc_index, time=r.proc_time, score=r.score,
-                                   face=r.face, displacement=r.displacement, channels=np.array(r.channel_names),
-                                   rate=np.float64(r.rate), fps=np.float64(result.fps))
-    plot_path = plot_curve(out / "spot.png", r.proc_time, r.score, spot.intervals, result.frame_times(), r.face,
-                           title=f"{name} — {len(spot.intervals)} expressions")
+    paths["scores"] = write_trace_scores(out / "scores.npz", spot)
+    plot_path = plot_curve(out / "spot.png", t.time, t.score, spot.intervals, result.frame_times(), t.face,
+                           title=f"{name} — {spot.spotter}: {len(spot.intervals)} expressions")
     paths["plot"] = plot_path
     paths["report"] = write_text(out / "report.html", render_report(result, name, plot_path.read_bytes()))
     return paths

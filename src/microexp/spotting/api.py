@@ -1,26 +1,58 @@
-"""``microexp.spot``: a video or frame folder in, typed intervals out (training-free OF-FD by default)."""
+"""``microexp.spot``: a video or frame folder in, typed intervals out, with any registered spotter.
+
+``SpotResult`` is the one result type of every spotter: intervals in original 0-based frames, the video's
+info, the spotter's name and settings, and a per-processed-frame trace (score scaled so the threshold is 1,
+face found or not, per-channel values) for plots, reports and ``analyze``. The OF-FD registry entry lives
+here; the learned spotters' entries live next to their models (``refcnn3d``, ``mesnet``).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from microexp.errors import NoFaceError
+from microexp.errors import ConfigError, NoFaceError
+from microexp.face.track import FaceTrack
 from microexp.io.video import VideoInfo, VideoSource, prefetch
 from microexp.records import Interval
 from microexp.spotting.offd import OFFDConfig, OFFDResult, get_preset, run_offd, with_overrides
 
+Progress = Callable[[int, int | None], None]
+
+
+@dataclass
+class SpotTrace:
+    """What a spotter measured per processed frame (processed = the spotter's working rate)."""
+
+    index: np.ndarray  # (N,) original 0-based frame index
+    time: np.ndarray  # (N,) seconds from the first frame
+    score: np.ndarray  # (N,) spotting score scaled so that the detection threshold is 1
+    face: np.ndarray  # (N,) bool, face found
+    values: np.ndarray  # (N, C) per-channel values (OF-FD: ROI displacement px; learned: raw model output)
+    channels: list[str]
+    rate: float  # processed frames per second
+
 
 @dataclass
 class SpotResult:
-    """Intervals in original 0-based frames plus what the spotter measured (for plots and reports)."""
+    """Intervals in original 0-based frames plus what the spotter measured, for every spotter alike."""
 
     intervals: list[Interval]
     info: VideoInfo
-    offd: OFFDResult
+    spotter: str
+    settings: dict
+    trace: SpotTrace
+    track: FaceTrack | None = None  # where the face was (``landmarks_at(frame)``, ``face_mask(n)``)
+    frames: dict[int, np.ndarray] = field(default_factory=dict)  # onset/apex/offset frames kept for ``analyze``
+    offd: OFFDResult | None = None  # OF-FD's own record (windows, spans in processed frames)
+
+    @property
+    def n_frames(self) -> int:
+        idx = self.trace.index
+        return int(idx[-1] + 1) if idx.size else 0
 
     @property
     def face_frames(self) -> int:
@@ -29,33 +61,68 @@ class SpotResult:
     def face_mask(self) -> np.ndarray:
         """Per original frame: True where the face was seen (frames between processed ones take the nearest)."""
         n = self.n_frames
-        idx = self.offd.proc_index
+        idx = self.trace.index
         if idx.size == 0:
             return np.zeros(n, dtype=bool)
         pos = np.clip(np.searchsorted(idx, np.arange(n)), 0, idx.size - 1)
-        return self.offd.face[pos]
+        return np.asarray(self.trace.face, bool)[pos]
 
-    @property
-    def n_frames(self) -> int:
-        idx = self.offd.proc_index
-        return int(idx[-1] + 1) if idx.size else 0
+    def frame_times(self) -> np.ndarray:
+        """Seconds of every original frame: processed frames keep their timestamps, the others interpolate."""
+        n = self.n_frames
+        if self.trace.index.size < 2:
+            return np.arange(n) / self.info.fps
+        return np.interp(np.arange(n), self.trace.index, self.trace.time)
 
 
-def spot_video(path: str | Path, fps: float | None = None, preset: str = "default",
-               config: OFFDConfig | None = None, progress: Callable[[int, int | None], None] | None = None,
-               **overrides) -> SpotResult:
-    """Run the training-free spotter and map its intervals back to original frames."""
-    src = VideoSource(path, fps=fps)
-    cfg = config or get_preset(preset)
-    if overrides:
-        cfg = with_overrides(cfg, **overrides)
-    res = run_offd(prefetch(src.frames(gray=True)), src.info.fps, cfg, progress=progress, total_frames=src.info.n_frames)
-    if res.proc_index.size == 0:
-        raise NoFaceError("no frames decoded", path)
-    if not res.face.any():
-        raise NoFaceError("no face found in any frame", path)
-    intervals = spans_to_intervals(res, src.info.fps)
-    return SpotResult(intervals, src.info, res)
+# ---------------------------------------------------------------------------------------------------------
+# The OF-FD registry entry
+
+
+class OFFDSpotter:
+    """Training-free OF-FD (``spotting.offd``); presets and option overrides, no weights."""
+
+    name = "offd"
+    config = OFFDConfig
+    fit = None
+
+    def from_checkpoint(self, path):
+        raise ConfigError(f"offd is training-free and reads no weights (got {path}); choose a learned spotter")
+
+    def spot(self, path: str | Path, weights=None, fps: float | None = None, preset: str = "default",
+             progress: Progress | None = None, keep_frames: bool = False, cache_dir=None,
+             config: OFFDConfig | None = None, **overrides) -> SpotResult:
+        """Run OF-FD over the video once; with ``keep_frames`` the frames of every span and the track are kept."""
+        if weights is not None:
+            raise ConfigError("--weights applies to learned spotters only (offd is training-free)")
+        src = VideoSource(path, fps=fps)
+        cfg = config or get_preset(preset)
+        if overrides:
+            cfg = with_overrides(cfg, **overrides)
+        # grey (the decoder's luma) either way, so `spot` and `analyze` measure the very same frames
+        res = run_offd(prefetch(src.frames(gray=True)), src.info.fps, cfg, progress=progress,
+                       total_frames=src.info.n_frames, keep_frames=keep_frames)
+        if res.proc_index.size == 0:
+            raise NoFaceError("no frames decoded", path)
+        if not res.face.any():
+            raise NoFaceError("no face found in any frame", path)
+        trace = SpotTrace(res.proc_index, res.proc_time, res.score, res.face, res.displacement,
+                          list(res.channel_names), float(res.rate))
+        settings = {"spotter": self.name, "preset": cfg.name, "fps": float(src.info.fps),
+                    "work_rate_hz": round(float(res.rate), 4), **{k: _plain(v) for k, v in overrides.items()}}
+        intervals = spans_to_intervals(res, src.info.fps)
+        wanted = {i for iv in intervals for i in (iv.onset, iv.apex, iv.offset)}
+        frames = {i: res.kept[i] for i in sorted(wanted) if i in res.kept}
+        res.kept = {}  # the span frames OF-FD kept while streaming: only the intervals' three are needed now
+        return SpotResult(intervals, src.info, self.name, settings, trace, track=res.track, frames=frames,
+                          offd=res)
+
+
+def _plain(v):
+    return asdict(v) if hasattr(v, "__dataclass_fields__") else v
+
+
+OFFD = OFFDSpotter()
 
 
 def spans_to_intervals(res: OFFDResult, fps: float) -> list[Interval]:
@@ -73,6 +140,19 @@ def spans_to_intervals(res: OFFDResult, fps: float) -> list[Interval]:
     return out
 
 
-def spot(path: str | Path, fps: float | None = None, preset: str = "default", **options) -> list[Interval]:
+# ---------------------------------------------------------------------------------------------------------
+# Library API
+
+
+def spot_video(path: str | Path, spotter: str = "offd", weights: str | Path | None = None, fps: float | None = None,
+               preset: str = "default", progress: Progress | None = None, **options) -> SpotResult:
+    """Spot with the named spotter (``offd``, ``refcnn3d``, ``mesnet``); learned spotters need ``weights``."""
+    from microexp.spotting.registry import get
+
+    return get(spotter).spot(path, weights=weights, fps=fps, preset=preset, progress=progress, **options)
+
+
+def spot(path: str | Path, spotter: str = "offd", weights: str | Path | None = None, fps: float | None = None,
+         preset: str = "default", **options) -> list[Interval]:
     """Spot expressions; returns inclusive 0-based ``Interval``s in original frame numbers."""
-    return spot_video(path, fps=fps, preset=preset, **options).intervals
+    return spot_video(path, spotter=spotter, weights=weights, fps=fps, preset=preset, **options).intervals

@@ -1,8 +1,10 @@
-"""Inference with a trained spotter checkpoint (written by ``microexp train spotter``) on one video.
+"""What every learned spotter shares: its registry entry shape and inference from a checkpoint on one video.
 
-A checkpoint holds one model per expression type (``me``/``mae``), each with its k (frames at the training
-frame rate) and threshold p. For a video at another frame rate k is rescaled by seconds, so the reference
-frames stay at the same distance in time. Intervals are typed by the model that produced them.
+A checkpoint holds one model per expression type (``me``/``mae``). Frames come from the crop cache
+(``features.cache``): a video scored before, or used in training, is not decoded again. The model modules
+(``refcnn3d``, ``mesnet``) each provide ``fit``, ``pack``/``unpack`` (checkpoint entry <-> model), ``detect``
+(intervals) and ``score`` (intervals plus per-frame curves); nothing here knows which architecture it runs.
+For a video at another frame rate than the training data, ``unpack`` rescales frame counts by seconds.
 """
 
 from __future__ import annotations
@@ -14,127 +16,115 @@ from pathlib import Path
 import numpy as np
 
 from microexp.errors import ConfigError, ModelError, NoFaceError
-from microexp.io.video import VideoInfo, VideoSource
-from microexp.io.weights import load_torch_file
+from microexp.io.video import VideoSource, prefetch
 from microexp.records import Interval
+
+Progress = Callable[[int, int | None], None]
+
+
+@dataclass
+class KindScore:
+    """One expression type's output on one video, per decoded frame."""
+
+    intervals: list[Interval]
+    raw: np.ndarray  # the model's own per-frame output
+    scaled: np.ndarray  # the same curve scaled so that its detection threshold is 1
 
 
 @dataclass(frozen=True)
-class _Named:
+class LearnedSpotter:
+    """A learned spotter's registry entry."""
+
     name: str
+    config: type  # the model config dataclass (paper defaults)
+    fit: Callable  # (seqs, spans, train_cfg, seed, kind, progress) -> (model, meta)
+    pack: Callable  # (model, meta) -> checkpoint entry of one type
+    unpack: Callable  # (entry, fps_scale) -> (model, meta)
+    detect: Callable  # (model, meta, seq, kind) -> list[Interval]
+    score: Callable  # (model, meta, seq, kind) -> KindScore
+
+    def from_checkpoint(self, path: str | Path) -> LoadedSpotter:
+        from microexp.spotting.registry import load_checkpoint
+
+        return LoadedSpotter(self, load_checkpoint(path, self.name), Path(path))
+
+    def spot(self, path: str | Path, weights: str | Path | None = None, fps: float | None = None,
+             preset: str = "default", progress: Progress | None = None, keep_frames: bool = False,
+             cache_dir=None, **options):
+        if weights is None:
+            raise ConfigError(f"spotter {self.name} needs --weights (a checkpoint from `microexp train spotter`)")
+        if preset != "default" or options:
+            what = f"--preset {preset}" if preset != "default" else ", ".join(sorted(options))
+            raise ConfigError(f"{what}: OF-FD options do not apply to the learned spotter {self.name}")
+        return self.from_checkpoint(weights).spot(path, fps=fps, progress=progress, keep_frames=keep_frames,
+                                                  cache_dir=cache_dir)
 
 
 @dataclass
-class CurveTrace:
-    """The per-frame curves a learned spotter computed, shaped like ``OFFDResult`` for the output writers."""
+class LoadedSpotter:
+    """A checkpoint ready to spot: ``LearnedSpotter.from_checkpoint(path).spot(video)``."""
 
-    config: _Named
-    rate: float
-    proc_index: np.ndarray
-    proc_time: np.ndarray
-    face: np.ndarray
-    score: np.ndarray  # max over types of the curve scaled so each type's threshold is 1
-    displacement: np.ndarray  # (N, n_types) raw model outputs
-    channel_names: list[str]
-
-
-@dataclass
-class LearnedSpotResult:
-    """Same attributes as ``spotting.api.SpotResult``: intervals, info, the curves (``offd``), counts."""
-
-    intervals: list[Interval]
-    info: VideoInfo
-    offd: CurveTrace
+    entry: LearnedSpotter
+    ckpt: dict
+    path: Path
 
     @property
-    def n_frames(self) -> int:
-        return int(self.offd.proc_index[-1] + 1) if self.offd.proc_index.size else 0
+    def size(self) -> int:
+        return int(self.ckpt.get("size", 128))
 
-    @property
-    def face_frames(self) -> int:
-        return int(self.offd.face.sum())
+    def models(self, fps: float) -> dict[str, tuple]:
+        """Each type's model rebuilt for a video at ``fps`` (frame counts rescaled from the training rate)."""
+        scale = fps / float(self.ckpt.get("fps") or fps)
+        out = {}
+        for kind, m in self.ckpt["models"].items():
+            try:
+                out[kind] = self.entry.unpack(m, scale)
+            except (KeyError, RuntimeError, TypeError, ValueError) as err:
+                raise ModelError(f"{kind} model does not fit the {self.entry.name} architecture ({err})",
+                                 self.path) from None
+        return out
+
+    def spot(self, video: str | Path, fps: float | None = None, progress: Progress | None = None,
+             keep_frames: bool = False, cache_dir=None):
+        """Spot one video; with ``keep_frames`` the onset/apex/offset frames and the face track are kept."""
+        from microexp.features.cache import get_or_build_crops
+        from microexp.spotting.api import SpotResult, SpotTrace
+
+        info = VideoSource(video, fps=fps).info
+        # the nominal rate, as training passes it: the same video then hits the same cache entry (no decode)
+        seq = get_or_build_crops(video, fps=info.fps, size=self.size, cache_dir=cache_dir, progress=progress)
+        if not seq.face.any():
+            raise NoFaceError("no face found in any frame", video)
+        intervals: list[Interval] = []
+        kinds, raw, scaled = [], [], []
+        settings = {"spotter": self.entry.name, "weights": str(self.path), "fps": float(info.fps),
+                    "crop_size": self.size}
+        for kind, (model, meta) in self.models(seq.fps).items():
+            out = self.entry.score(model, meta, seq, kind)
+            intervals += out.intervals
+            kinds.append(kind)
+            raw.append(out.raw)
+            scaled.append(out.scaled)
+            settings[f"{kind}_model"] = ", ".join(f"{k}={v}" for k, v in meta.items()
+                                                  if isinstance(v, int | float | str))
+        intervals.sort(key=lambda iv: (iv.onset, iv.offset))
+        trace = SpotTrace(np.asarray(seq.index), np.asarray(seq.time), np.max(np.stack(scaled), axis=0),
+                          np.asarray(seq.face, bool), np.stack(raw, axis=1).astype(np.float32), kinds, seq.fps)
+        frames = {}
+        if keep_frames:
+            frames = grab_frames(video, {i for iv in intervals for i in (iv.onset, iv.apex, iv.offset)}, fps)
+        return SpotResult(intervals, info, self.entry.name, settings, trace, track=seq.track, frames=frames)
 
 
-def load_checkpoint(weights: str | Path | None, model: str) -> dict:
-    if weights is None:
-        raise ConfigError(f"--model {model} needs --weights (a checkpoint from `microexp train spotter`)")
-    path = Path(weights)
-    ckpt = load_torch_file(path, "spotter checkpoint")
-    if not isinstance(ckpt, dict) or "models" not in ckpt or "arch" not in ckpt:
-        raise ModelError("not a microexp spotter checkpoint (no 'arch'/'models')", path)
-    if ckpt["arch"] != model:
-        raise ModelError(f"checkpoint holds a {ckpt['arch']} spotter, not {model}", path)
-    if not ckpt["models"]:
-        raise ModelError("checkpoint holds no trained model", path)
-    return ckpt
-
-
-def build_models(ckpt: dict, fps: float) -> dict:
-    """Rebuild each type's model, with k rescaled from the training frame rate to ``fps``."""
+def grab_frames(path: str | Path, wanted: set[int], fps: float | None = None) -> dict[int, np.ndarray]:
+    """One decoding pass that keeps only the wanted frame indices (BGR), stopping after the last one."""
+    if not wanted:
+        return {}
+    last = max(wanted)
     out = {}
-    scale = fps / float(ckpt.get("fps") or fps)
-    for kind, m in ckpt["models"].items():
-        try:
-            if ckpt["arch"] == "refcnn3d":
-                from microexp.spotting.refcnn3d import RefCNN3DConfig, build_refcnn3d
-
-                cfg = dict(m["config"])
-                cfg["channels"] = tuple(cfg["channels"])
-                k = max(1, int(round(m["k"] * scale)))
-                net = build_refcnn3d(RefCNN3DConfig(**{**cfg, "k": k}))
-                net.load_state_dict(m["state_dict"])
-                out[kind] = (net.eval(), {"k": k, "p": float(m["p"])})
-            else:
-                from microexp.spotting.mesnet import model_from_checkpoint
-
-                out[kind] = model_from_checkpoint(m)
-        except (KeyError, RuntimeError, TypeError) as err:
-            raise ModelError(f"{kind} model does not fit the {ckpt['arch']} architecture ({err})") from None
+    for fr in prefetch(VideoSource(path, fps=fps).frames()):
+        if fr.index in wanted:
+            out[fr.index] = fr.image
+        if fr.index >= last:
+            break
     return out
-
-
-def spot_with_model(video: str | Path, model: str = "refcnn3d", weights: str | Path | None = None,
-                    fps: float | None = None, cache_dir: str | Path | None = None,
-                    progress: Callable[[int, int | None], None] | None = None) -> LearnedSpotResult:
-    """Spot with a trained refcnn3d or mesnet; crops come from (and go to) the crop cache."""
-    from microexp.features.cache import get_or_build_crops
-    from microexp.spotting.train import curve_intervals, refcnn3d_curve
-
-    if model not in ("refcnn3d", "mesnet"):
-        raise ConfigError(f"unknown spotter {model!r}; choose offd, refcnn3d or mesnet")
-    ckpt = load_checkpoint(weights, model)
-    info = VideoSource(video, fps=fps).info
-    # the nominal rate, as training passes it: the same video then hits the same cache entry (no second decode)
-    seq = get_or_build_crops(video, fps=info.fps, size=int(ckpt.get("size", 128)), cache_dir=cache_dir,
-                             progress=progress)
-    if not seq.face.any():
-        raise NoFaceError("no face found in any frame", video)
-    nets = build_models(ckpt, seq.fps)
-    intervals: list[Interval] = []
-    names, raw, scaled = [], [], []
-    for kind, (net, meta) in nets.items():
-        if model == "refcnn3d":
-            curve = refcnn3d_curve(net, seq)
-            intervals += curve_intervals(curve, meta["k"], meta["p"], kind, seq.n_frames)
-            from microexp.spotting.postprocess import moilanen_threshold, window_mean
-
-            sm = window_mean(curve, meta["k"])
-            thr = moilanen_threshold(sm, meta["p"])
-            full = np.full(seq.n_frames, np.nan)
-            full[meta["k"]:meta["k"] + sm.size] = sm[: max(0, seq.n_frames - meta["k"])]
-            base = float(np.nanmin(full)) if np.isfinite(full).any() else 0.0
-            scaled.append(np.nan_to_num((full - base) / max(thr - base, 1e-9), nan=0.0))
-            raw.append(curve)
-        else:
-            from microexp.spotting.mesnet import frame_curve, spot_sequence
-
-            intervals += spot_sequence(net, seq, kind, meta["threshold"])
-            curve = frame_curve(net, seq)
-            raw.append(curve)
-            scaled.append(curve / max(meta["threshold"], 1e-9))
-        names.append(kind)
-    intervals.sort(key=lambda iv: (iv.onset, iv.offset))
-    trace = CurveTrace(_Named(f"{model} ({', '.join(names)})"), seq.fps, np.asarray(seq.index),
-                       np.asarray(seq.time), np.asarray(seq.face, bool), np.max(np.stack(scaled), axis=0),
-                       np.stack(raw, axis=1).astype(np.float32), names)
-    return LearnedSpotResult(intervals, info, trace)

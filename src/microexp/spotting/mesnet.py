@@ -28,6 +28,8 @@ from microexp.errors import InputError
 from microexp.records import Interval
 from microexp.spotting.postprocess import nms
 
+POS_SHARE = 0.5  # share of every epoch's windows drawn from windows that hold an expression
+
 
 @dataclass(frozen=True)
 class MESNetConfig:
@@ -202,12 +204,29 @@ def _proposals(logits: torch.Tensor, anchors, top_k: int, nms_iou: float, valid:
     return flat_s[sel], flat_p[sel]
 
 
-def fit_mesnet(seqs: list, spans: list[list[tuple[int, int]]], train_cfg, seed: int, progress=None):
+def class_weight(pos_counts, neg_counts, pos_items, pos_share: float = 0.5, cap: float = 200.0) -> float:
+    """α = N_neg/N_pos over the anchors an epoch actually draws, so the imbalance is corrected once.
+
+    An epoch draws ``pos_share`` of its windows from the windows holding an expression and the rest from all
+    windows; α computed on the raw windows would correct again what the oversampling already corrected
+    (positives then weigh several times the negatives and proposals flood).
+    """
+    pc, nc = np.asarray(pos_counts, float), np.asarray(neg_counts, float)
+    sel = np.asarray(pos_items, int)
+    n_pos = pos_share * pc[sel].mean() + (1 - pos_share) * pc.mean()
+    n_neg = pos_share * nc[sel].mean() + (1 - pos_share) * nc.mean()
+    return float(min(n_neg / max(n_pos, 1e-9), cap))
+
+
+def fit_mesnet(seqs: list, spans: list[list[tuple[int, int]]], train_cfg, seed: int, kind: str = "me",
+               progress=None):
     """Train CPN and CRN jointly on the training videos of one type; returns (model, meta).
 
-    meta holds the anchors, the per-fold class weight α = N_neg/N_pos and the CRN threshold chosen on the
+    meta holds the anchors, the class weight α (see ``class_weight``) and the CRN threshold chosen on the
     training videos (never on the test subject).
     """
+    from microexp.spotting.loop import train_epochs
+
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     fps = float(np.median([s.fps for s in seqs]))
@@ -218,8 +237,7 @@ def fit_mesnet(seqs: list, spans: list[list[tuple[int, int]]], train_cfg, seed: 
                           "size": int(over.get("size", train_cfg.size))})
     model = build_mesnet(cfg)
     # windows (video, start) and their labels; positive windows oversampled to half of every epoch
-    items, pos_items = [], []
-    n_pos = n_neg = 0
+    items, pos_items, pos_counts, neg_counts = [], [], [], []
     for vi, (seq, sp) in enumerate(zip(seqs, spans, strict=True)):
         n_work = (seq.n_frames + sub - 1) // sub
         gts = [(a / sub, b / sub) for a, b in sp]
@@ -227,72 +245,64 @@ def fit_mesnet(seqs: list, spans: list[list[tuple[int, int]]], train_cfg, seed: 
             local = [(a - st, b - st) for a, b in gts if b >= st and a < st + cfg.window]
             valid = min(cfg.window, n_work - st)
             y = cpn_targets(cfg.window, cfg.anchors, local, cfg.pos_iou, cfg.neg_iou, valid)
-            n_pos += int((y == 1).sum())
-            n_neg += int((y == 0).sum())
+            pos_counts.append(int((y == 1).sum()))
+            neg_counts.append(int((y == 0).sum()))
             items.append((vi, st, local, y, valid))
             if local:
                 pos_items.append(len(items) - 1)
     if not pos_items:
         raise InputError("no training window holds an expression of this type")
-    alpha = float(min(n_neg / max(n_pos, 1), 200.0))
+    alpha = class_weight(pos_counts, neg_counts, pos_items, POS_SHARE)
     opt = torch.optim.Adam(model.parameters(), lr=train_cfg.lr or 1e-4, weight_decay=1e-4)
     per_epoch = max(len(items), 2 * len(pos_items))
     batch = max(1, min(train_cfg.batch, 8))
-    steps_total = train_cfg.epochs * int(np.ceil(per_epoch / batch))
-    step = 0
-    history = []
-    for _ in range(train_cfg.epochs):
-        model.train()
-        half = per_epoch // 2
-        order = np.concatenate([rng.choice(pos_items, size=half, replace=True),
-                                rng.choice(len(items), size=per_epoch - half, replace=True)])
+    anchors_all = anchor_spans(cfg.window, cfg.anchors)
+
+    def batches(_epoch):
+        n_pos = int(round(per_epoch * POS_SHARE))
+        order = np.concatenate([rng.choice(pos_items, size=n_pos, replace=True),
+                                rng.choice(len(items), size=per_epoch - n_pos, replace=True)])
         rng.shuffle(order)
-        losses = []
         for s in range(0, len(order), batch):
-            chosen = [items[i] for i in order[s:s + batch]]
-            x = torch.stack([_window_frames(seqs[vi], st, cfg)[0] for vi, st, *_ in chosen])
-            if train_cfg.augment and rng.random() < 0.5:
-                x = x.flip(-1)
-            s_feat = model.features(x)
-            logits = model.proposals_logits(s_feat)
-            y = torch.from_numpy(np.stack([it[3] for it in chosen]))
-            mask = y >= 0
-            l_cpn = F.binary_cross_entropy_with_logits(logits[mask], y[mask],
-                                                       pos_weight=torch.tensor(alpha))
-            l_cls, l_reg, n_cr = 0.0, 0.0, 0
-            for j, (_, _, local, yj, valid) in enumerate(chosen):
-                props, _ = _proposals(logits[j], cfg.anchors, 48, cfg.cpn_nms, valid)
-                pos_anchor = anchor_spans(cfg.window, cfg.anchors)[yj == 1]
-                if len(pos_anchor):
-                    pos_anchor = pos_anchor[rng.permutation(len(pos_anchor))[:16]]
-                    props = np.concatenate([props, pos_anchor])
-                if len(props) == 0:
-                    continue
-                ious = iou_many(props, local)
-                best = ious.max(axis=1) if local else np.zeros(len(props))
-                lab = np.where(best >= cfg.pos_iou, 1.0, np.where(best < cfg.neg_iou, 0.0, -1.0))
-                keep = lab >= 0
-                if not keep.any():
-                    continue
-                props, lab = props[keep], lab[keep]
-                cls, reg = model.crn(s_feat[j], torch.from_numpy(props))
-                l_cls = l_cls + F.binary_cross_entropy_with_logits(cls, torch.from_numpy(lab).float())
-                if (lab == 1).any() and local:
-                    g = np.asarray(local)[ious[keep].argmax(axis=1)]
-                    tgt = torch.from_numpy(encode(props, g)).float()
-                    pm = torch.from_numpy(lab == 1)
-                    l_reg = l_reg + F.smooth_l1_loss(reg[pm], tgt[pm], beta=1.0)
-                n_cr += 1
-            loss = l_cpn + (l_cls + cfg.lam * l_reg) / max(n_cr, 1)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            losses.append(float(loss.detach()))
-            step += 1
-            if progress:
-                progress(step, steps_total)
-        history.append(float(np.mean(losses)))
-    model.eval()
+            yield [items[i] for i in order[s:s + batch]]
+
+    def loss_of(chosen):
+        x = torch.stack([_window_frames(seqs[vi], st, cfg)[0] for vi, st, *_ in chosen])
+        if train_cfg.augment and rng.random() < 0.5:
+            x = x.flip(-1)
+        s_feat = model.features(x)
+        logits = model.proposals_logits(s_feat)
+        y = torch.from_numpy(np.stack([it[3] for it in chosen]))
+        mask = y >= 0
+        l_cpn = F.binary_cross_entropy_with_logits(logits[mask], y[mask], pos_weight=torch.tensor(alpha))
+        l_cls, l_reg, n_cr = 0.0, 0.0, 0
+        for j, (_, _, local, yj, valid) in enumerate(chosen):
+            props, _ = _proposals(logits[j], cfg.anchors, 48, cfg.cpn_nms, valid)
+            pos_anchor = anchors_all[yj == 1]
+            if len(pos_anchor):
+                pos_anchor = pos_anchor[rng.permutation(len(pos_anchor))[:16]]
+                props = np.concatenate([props, pos_anchor])
+            if len(props) == 0:
+                continue
+            ious = iou_many(props, local)
+            best = ious.max(axis=1) if local else np.zeros(len(props))
+            lab = np.where(best >= cfg.pos_iou, 1.0, np.where(best < cfg.neg_iou, 0.0, -1.0))
+            keep = lab >= 0
+            if not keep.any():
+                continue
+            props, lab = props[keep], lab[keep]
+            cls, reg = model.crn(s_feat[j], torch.from_numpy(props))
+            l_cls = l_cls + F.binary_cross_entropy_with_logits(cls, torch.from_numpy(lab).float())
+            if (lab == 1).any() and local:
+                g = np.asarray(local)[ious[keep].argmax(axis=1)]
+                tgt = torch.from_numpy(encode(props, g)).float()
+                pm = torch.from_numpy(lab == 1)
+                l_reg = l_reg + F.smooth_l1_loss(reg[pm], tgt[pm], beta=1.0)
+            n_cr += 1
+        return l_cpn + (l_cls + cfg.lam * l_reg) / max(n_cr, 1)
+
+    history = train_epochs(model, opt, train_cfg.epochs, batches, loss_of, int(np.ceil(per_epoch / batch)),
+                           progress)
     threshold = _choose_threshold(model, seqs, spans, train_cfg)
     return model, {"anchors": cfg.anchors, "subsample": sub, "alpha": round(alpha, 2), "loss": history,
                    "threshold": threshold}
@@ -370,10 +380,43 @@ def frame_curve(model: MESNet, seq) -> np.ndarray:
     return np.repeat(curve, cfg.subsample)[: seq.n_frames]
 
 
-def model_from_checkpoint(m: dict) -> tuple[MESNet, dict]:
+# ---------------------------------------------------------------------------------------------------------
+# Registry entry
+
+
+def _pack(model: MESNet, meta: dict) -> dict:
+    from dataclasses import asdict
+
+    return {"config": asdict(model.cfg), "state_dict": model.state_dict(), "threshold": float(meta["threshold"]),
+            "alpha": meta.get("alpha")}
+
+
+def _unpack(m: dict, fps_scale: float = 1.0) -> tuple[MESNet, dict]:
+    """Rebuild a packed model; anchors are in working-rate frames, so the subsample factor follows the rate."""
     cfg = dict(m["config"])
     for key in ("anchors", "channels"):
         cfg[key] = tuple(cfg[key])
+    cfg["subsample"] = max(1, int(round(cfg.get("subsample", 1) * fps_scale)))
     net = build_mesnet(MESNetConfig(**cfg))
     net.load_state_dict(m["state_dict"])
     return net.eval(), {"threshold": float(m["threshold"])}
+
+
+def _detect(model: MESNet, meta: dict, seq, kind: str) -> list[Interval]:
+    return spot_sequence(model, seq, kind, meta["threshold"])
+
+
+def _score(model: MESNet, meta: dict, seq, kind: str):
+    from microexp.spotting.learned import KindScore
+
+    curve = frame_curve(model, seq)
+    return KindScore(_detect(model, meta, seq, kind), curve, curve / max(meta["threshold"], 1e-9))
+
+
+def _spotter():
+    from microexp.spotting.learned import LearnedSpotter
+
+    return LearnedSpotter("mesnet", MESNetConfig, fit_mesnet, _pack, _unpack, _detect, _score)
+
+
+SPOTTER = _spotter()

@@ -11,7 +11,6 @@ from microexp.io.atomic import write_with
 from microexp.records import Interval
 
 INTERVAL_COLUMNS = ["video", "onset", "offset", "type", "apex", "score", "onset_s", "offset_s"]
-CSV_NOTE = "frames are 0-based and inclusive (onset..offset both belong to the expression)"
 
 
 def intervals_frame(intervals: list[Interval], video: str, times: np.ndarray | None = None,
@@ -48,12 +47,11 @@ def plot_curve(path: str | Path, time: np.ndarray, score: np.ndarray, intervals:
                frame_times: np.ndarray, face: np.ndarray | None = None, title: str = "",
                threshold: float | None = 1.0) -> Path:
     """The score curve with ME (orange) / MaE (blue) intervals shaded and no-face stretches hatched grey."""
-    import matplotlib
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Patch
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(11, 3.2), dpi=110)
+    fig = Figure(figsize=(11, 3.2), dpi=110)  # object API: no global backend or pyplot state
+    ax = fig.subplots()
     ax.plot(time, score, lw=0.9, color="#222", label="spotting score")
     if threshold is not None:
         ax.axhline(threshold, color="#999", ls="--", lw=0.8, label="threshold")
@@ -64,8 +62,6 @@ def plot_curve(path: str | Path, time: np.ndarray, score: np.ndarray, intervals:
     if face is not None and (~face).any():
         ymax = float(np.nanmax(score)) if score.size and np.isfinite(score).any() else 1.0
         ax.fill_between(time, 0, ymax, where=~face, color="#bbb", alpha=0.35, step="mid", label="no face")
-    from matplotlib.patches import Patch
-
     handles, _ = ax.get_legend_handles_labels()
     handles += [Patch(color="#f28e2b", alpha=0.3, label="micro (ME)"), Patch(color="#4e79a7", alpha=0.3,
                                                                              label="macro (MaE)")]
@@ -75,14 +71,14 @@ def plot_curve(path: str | Path, time: np.ndarray, score: np.ndarray, intervals:
     ax.set_title(title, fontsize=9)
     ax.margins(x=0)
     fig.tight_layout()
+    return write_with(path, lambda tmp: fig.savefig(tmp, format="png"))
 
-    def _save(tmp: Path):
-        fig.savefig(tmp, format="png")
 
-    try:
-        return write_with(path, _save)
-    finally:
-        plt.close(fig)
+def write_trace_scores(path: str | Path, result) -> Path:
+    """``scores.npz`` of a ``SpotResult``: the per-processed-frame trace and the rates."""
+    t = result.trace
+    return write_scores(path, frame=t.index, time=t.time, score=t.score, face=t.face, displacement=t.values,
+                        channels=np.array(t.channels), rate=np.float64(t.rate), fps=np.float64(result.info.fps))
 
 
 def write_spot_outputs(result, out_dir: str | Path, video_name: str | None = None) -> dict[str, Path]:
@@ -90,24 +86,13 @@ def write_spot_outputs(result, out_dir: str | Path, video_name: str | None = Non
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     name = video_name or Path(result.info.path).stem
-    frame_times = frame_time_table(result)
+    frame_times = result.frame_times()
     df = intervals_frame(result.intervals, name, frame_times, result.info.fps)
-    r = result.offd
-    paths = {
+    t = result.trace
+    label = result.settings.get("preset", result.spotter)
+    return {
         "intervals": write_intervals(df, out / "intervals.csv"),
-        "scores": write_scores(out / "scores.npz", frame=r.proc_index, time=r.proc_time, score=r.score,
-                               face=r.face, displacement=r.displacement, channels=np.array(r.channel_names),
-                               rate=np.float64(r.rate), fps=np.float64(result.info.fps)),
-        "plot": plot_curve(out / "spot.png", r.proc_time, r.score, result.intervals, frame_times, r.face,
-                           title=f"{name} — {r.config.name} ({len(result.intervals)} intervals)"),
+        "scores": write_trace_scores(out / "scores.npz", result),
+        "plot": plot_curve(out / "spot.png", t.time, t.score, result.intervals, frame_times, t.face,
+                           title=f"{name} — {label} ({len(result.intervals)} intervals)"),
     }
-    return paths
-
-
-def frame_time_table(result) -> np.ndarray:
-    """Seconds of every original frame: processed frames keep their timestamps, the others interpolate."""
-    n = result.n_frames
-    r = result.offd
-    if r.proc_index.size < 2:
-        return np.arange(n) / result.info.fps
-    return np.interp(np.arange(n), r.proc_index, r.proc_time)

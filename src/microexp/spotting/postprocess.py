@@ -66,17 +66,6 @@ def nms(spans: Sequence[Span], scores: Sequence[float], iou_threshold: float = 0
     return keep
 
 
-def smooth(curve: np.ndarray, window: int) -> np.ndarray:
-    """Centred moving average (window in frames, odd), edges handled by shrinking the window."""
-    curve = np.asarray(curve, dtype=float)
-    if window <= 1 or curve.size == 0:
-        return curve.copy()
-    k = np.ones(window)
-    num = np.convolve(curve, k, mode="same")
-    den = np.convolve(np.ones_like(curve), k, mode="same")
-    return num / den
-
-
 def peaks_to_spans(curve: np.ndarray, threshold: float, k: int, distance: int | None = None) -> list[Span]:
     """Peaks above ``threshold`` at least ``distance`` apart (default k), each widened to [peak−k, peak+k].
 
@@ -129,15 +118,38 @@ def moilanen_threshold(curve: np.ndarray, p: float) -> float:
     return m + float(p) * (float(c.max()) - m)
 
 
+def curve_threshold(curve: np.ndarray, p: float, floor: float | None = None,
+                    min_contrast: float | None = None) -> float:
+    """The height a peak must reach: Moilanen's relative threshold, raised by two absolute tests.
+
+    The relative threshold alone always passes the highest peak of a video, so a flat (untrained or
+    uninformative) curve still yields about one interval per video. ``floor`` is an absolute minimum score;
+    ``min_contrast`` asks the peak to stand that many robust standard deviations (1.4826 · MAD) above the
+    curve's median. Either one makes a flat curve yield nothing; both off reproduces the published procedure.
+    """
+    c = np.asarray(curve, dtype=float)
+    thr = moilanen_threshold(c, p)
+    if c.size == 0:
+        return thr
+    if floor is not None:
+        thr = max(thr, float(floor))
+    if min_contrast is not None:
+        med = float(np.median(c))
+        spread = 1.4826 * float(np.median(np.abs(c - med)))
+        thr = max(thr, med + float(min_contrast) * max(spread, 1e-6))
+    return thr
+
+
 def spot_curve(scores: np.ndarray, k: int, p: float = 0.60, *, distance: int | None = None,
-               drop_last: bool = False, n_frames: int | None = None) -> list[CurvePeak]:
+               drop_last: bool = False, n_frames: int | None = None, floor: float | None = None,
+               min_contrast: float | None = None) -> list[CurvePeak]:
     """Smooth over 2k scores, threshold at ``p`` (Moilanen), find peaks ≥ ``distance`` apart (default k).
 
     Peak j of the smoothed curve (the mean of scores j … j + 2k − 1) becomes the span ``[j, j + 2k]`` with
     apex j + k. For scores that belong to one frame (refcnn3d: frame t against t ± k) this is the span the
     window covers, i.e. the 3D-CNN spec's ``s̃_t = mean(s_{t−k} … s_{t+k−1})`` → ``[t − k, t + k]``; for
     SOFTNet/SL-Swin pair scores (j, j + k) it is their published convention. Spans are clipped to
-    ``[0, n_frames − 1]`` when ``n_frames`` is given.
+    ``[0, n_frames − 1]`` when ``n_frames`` is given; ``floor`` / ``min_contrast``: see ``curve_threshold``.
     """
     from scipy.signal import find_peaks
 
@@ -145,7 +157,7 @@ def spot_curve(scores: np.ndarray, k: int, p: float = 0.60, *, distance: int | N
     sm = window_mean(scores, k, drop_last=drop_last)
     if sm.size == 0:
         return []
-    thr = moilanen_threshold(sm, p)
+    thr = curve_threshold(sm, p, floor, min_contrast)
     peaks, _ = find_peaks(sm, height=thr, distance=max(1, int(distance if distance is not None else k)))
     out = []
     for j in peaks:
@@ -166,8 +178,3 @@ def split_curve(curve: np.ndarray, lengths: Sequence[int]) -> list[np.ndarray]:
         raise InputError(f"curve has {c.size} scores but the video lengths add up to {total}")
     edges = np.cumsum([0, *map(int, lengths)])
     return [c[a:b] for a, b in zip(edges[:-1], edges[1:], strict=True)]
-
-
-def nms_spans(spans: Sequence[Span], scores: Sequence[float], iou_threshold: float = 0.5) -> list[int]:
-    """NMS that keeps the input order of the survivors (sorted by onset by callers that need it)."""
-    return sorted(nms(spans, scores, iou_threshold))

@@ -12,7 +12,6 @@ each frame pair once and reuses it, halving the cost of scoring a long video.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -214,11 +213,194 @@ def _pair_feats(model: RefCNN3D, crops: np.ndarray, a_idx: np.ndarray, b_idx: np
     return out
 
 
-def n_params(model: nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
+# ---------------------------------------------------------------------------------------------------------
+# Training on whole videos: per-frame pseudo-labels, balanced sampling, regression (spec §3.6-3.7)
 
 
-def receptive_note(cfg: RefCNN3DConfig) -> str:
-    """Feature-map side after the three pools (for the results page)."""
-    side = cfg.size // cfg.stem_stride // 8
-    return f"{cfg.size}px -> {side}x{side}x{cfg.channels[2]} per stream, {int(math.log2(8))} pools"
+def frame_labels(n: int, spans: list[tuple[int, int]], half: int) -> np.ndarray:
+    """``y_t = 1`` iff the window ``[t − half, t + half]`` overlaps a GT span (SOFTNet's rule, centred)."""
+    d = np.zeros(n + 1, np.int32)
+    for a, b in spans:
+        lo, hi = max(0, a - half), min(n - 1, b + half)
+        if lo <= hi:
+            d[lo] += 1
+            d[hi + 1] -= 1
+    return (np.cumsum(d[:n]) > 0).astype(np.float32)
+
+
+def usable_frames(face: np.ndarray, k: int) -> np.ndarray:
+    """Frames whose face and both reference frames (t ± k, clamped) were found."""
+    n = face.size
+    t = np.arange(n)
+    return face & face[np.clip(t - k, 0, n - 1)] & face[np.clip(t + k, 0, n - 1)]
+
+
+def fit_refcnn3d(seqs: list, spans: list[list[tuple[int, int]]], cfg, seed: int, kind: str = "me",
+                 progress=None) -> tuple[RefCNN3D, dict]:
+    """Train one refcnn3d (one type) on whole videos, then pick its peak threshold ``p`` on the same videos.
+
+    ``cfg`` is a ``SpotTrainConfig``; k comes from ``cfg.k[kind]`` or the training spans. Returns the model in
+    eval mode and its meta (k, p, the absolute tests of the peak threshold, the per-epoch loss).
+    """
+    from microexp.errors import InputError
+    from microexp.spotting.loop import train_epochs
+
+    if kind in cfg.k:
+        k = int(cfg.k[kind])
+    else:
+        durations = [b - a for sp in spans for a, b in sp]
+        if not durations:
+            raise InputError(f"no positive frames: the training videos hold no {kind} expression")
+        k = k_from_durations(durations)
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    model = build_refcnn3d(RefCNN3DConfig(**{**cfg.model, "k": int(k), "size": cfg.size}))
+    pos, neg = [], []
+    for vi, (seq, sp) in enumerate(zip(seqs, spans, strict=True)):
+        y = frame_labels(seq.n_frames, sp, max(1, k // 2))
+        ok = usable_frames(np.asarray(seq.face, bool), k)
+        stride = cfg.frame_stride or max(1, int(round(seq.fps / 30.0)))
+        ok[np.arange(seq.n_frames) % stride != 0] = False
+        idx = np.flatnonzero(ok)
+        pos.append(np.stack([np.full((y[idx] > 0).sum(), vi), idx[y[idx] > 0]], 1))
+        neg.append(np.stack([np.full((y[idx] == 0).sum(), vi), idx[y[idx] == 0]], 1))
+    pos = np.concatenate(pos) if pos else np.zeros((0, 2), int)
+    neg = np.concatenate(neg) if neg else np.zeros((0, 2), int)
+    if len(pos) == 0:
+        raise InputError(f"no positive frames for k={k}: the training videos hold no expression of this type")
+    n_neg = int(len(neg) * cfg.neg_keep)
+    if cfg.max_neg_per_pos is not None:
+        n_neg = min(n_neg, int(cfg.max_neg_per_pos * len(pos)))
+    n_samples = len(pos) + n_neg
+    labels = np.concatenate([np.ones(len(pos), np.float32), np.zeros(n_neg, np.float32)])
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr or 5e-4, weight_decay=cfg.weight_decay)
+
+    def batches(_epoch):
+        pick = neg[rng.choice(len(neg), size=n_neg, replace=False)] if n_neg else neg[:0]
+        samples = np.concatenate([pos, pick])  # negatives re-drawn every epoch (SOFTNet drops half)
+        order = rng.permutation(n_samples)
+        for s in range(0, n_samples, cfg.batch):
+            b = order[s:s + cfg.batch]
+            yield samples[b], labels[b]
+
+    def loss_of(batch):
+        samples, yb = batch
+        x = np.empty((len(samples), 3, cfg.size, cfg.size), np.float32)
+        for i, (vi, t) in enumerate(samples):
+            seq = seqs[vi]
+            a, c = clamp_refs(np.array([t]), k, seq.n_frames)
+            x[i] = np.asarray(seq.crops[[a[0], t, c[0]]], np.float32) / 255.0
+        if cfg.augment:  # both classes alike: class-specific augmentation is a shortcut to the label
+            flip = rng.random(len(samples)) < 0.5
+            x[flip] = x[flip][..., ::-1]
+            if cfg.noise_sd:
+                x += rng.normal(0, cfg.noise_sd, size=x.shape).astype(np.float32)
+        out = model(torch.from_numpy(x))
+        target = torch.from_numpy(yb)
+        if cfg.loss == "mse":
+            return F.mse_loss(out, target)
+        return F.binary_cross_entropy_with_logits(out, target)
+
+    history = train_epochs(model, opt, cfg.epochs, batches, loss_of, int(np.ceil(n_samples / cfg.batch)), progress)
+    meta = {"k": int(k), "p": None, "floor": cfg.floor, "min_contrast": cfg.min_contrast, "objective": cfg.loss}
+    if cfg.p is None:
+        meta["p"], meta["p_train_f1"] = choose_p(model, meta, seqs, spans, kind, cfg.p_grid, cfg.select_semantics)
+    else:
+        meta["p"], meta["p_train_f1"] = float(cfg.p), {}
+    meta["loss"] = history
+    return model, meta
+
+
+def choose_p(model: RefCNN3D, meta: dict, seqs: list, spans: list, kind: str, grid, semantics: str
+             ) -> tuple[float, dict]:
+    """The grid's p with the best F1 on the training videos (the test subject is never looked at)."""
+    import pandas as pd
+
+    from microexp.eval.spotting import evaluate
+
+    curves = [refcnn3d_curve(model, seq, meta["objective"]) for seq in seqs]
+    gt = pd.DataFrame([(str(i), a, b, kind) for i, sp in enumerate(spans) for a, b in sp],
+                      columns=["video", "onset", "offset", "type"])
+    scores = {}
+    for p in grid:
+        rows = [(str(i), iv.onset, iv.offset, kind) for i, (c, seq) in enumerate(zip(curves, seqs, strict=True))
+                for iv in curve_intervals(c, {**meta, "p": float(p)}, kind, seq.n_frames)]
+        pred = pd.DataFrame(rows, columns=["video", "onset", "offset", "type"])
+        scores[float(p)] = float(evaluate(gt, pred, semantics, types=(kind,))
+                                 .table.loc[kind, "f1"]) if len(gt) else 0.0
+    best = max(scores, key=lambda q: (scores[q], q))
+    return best, scores
+
+
+def refcnn3d_curve(model: RefCNN3D, seq, objective: str = "mse") -> np.ndarray:
+    """Per-frame scores in the units of the training target (a BCE model's logits go through a sigmoid).
+
+    Frames without a usable face get the video's median: they cannot form a peak.
+    """
+    s = score_video(model, seq.crops).astype(np.float64)
+    if objective == "bce":
+        s = 1.0 / (1.0 + np.exp(-s))
+    ok = usable_frames(np.asarray(seq.face, bool), model.cfg.k)
+    if ok.any() and not ok.all():
+        s[~ok] = np.median(s[ok])
+    return s
+
+
+def curve_intervals(curve: np.ndarray, meta: dict, kind: str, n_frames: int) -> list:
+    from microexp.records import Interval
+    from microexp.spotting.postprocess import spot_curve
+
+    return [Interval(pk.onset, pk.apex, pk.offset, kind, pk.score)
+            for pk in spot_curve(curve, meta["k"], meta["p"], n_frames=n_frames, floor=meta.get("floor"),
+                                 min_contrast=meta.get("min_contrast"))]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Registry entry
+
+
+def _pack(model: RefCNN3D, meta: dict) -> dict:
+    from dataclasses import asdict
+
+    keep = ("k", "p", "floor", "min_contrast", "objective")
+    return {"config": asdict(model.cfg), "state_dict": model.state_dict(), **{k: meta[k] for k in keep}}
+
+
+def _unpack(m: dict, fps_scale: float = 1.0) -> tuple[RefCNN3D, dict]:
+    cfg = dict(m["config"])
+    cfg["channels"] = tuple(cfg["channels"])
+    k = max(1, int(round(m["k"] * fps_scale)))
+    net = build_refcnn3d(RefCNN3DConfig(**{**cfg, "k": k}))
+    net.load_state_dict(m["state_dict"])
+    meta = {"k": k, "p": float(m["p"]), "floor": m.get("floor"), "min_contrast": m.get("min_contrast"),
+            "objective": m.get("objective", "mse")}
+    return net.eval(), meta
+
+
+def _detect(model: RefCNN3D, meta: dict, seq, kind: str) -> list:
+    return curve_intervals(refcnn3d_curve(model, seq, meta["objective"]), meta, kind, seq.n_frames)
+
+
+def _score(model: RefCNN3D, meta: dict, seq, kind: str):
+    """Intervals plus the curve scaled so the peak threshold is 1 (on the 2k-smoothed curve, centred)."""
+    from microexp.spotting.learned import KindScore
+    from microexp.spotting.postprocess import curve_threshold, window_mean
+
+    curve = refcnn3d_curve(model, seq, meta["objective"])
+    k, n = meta["k"], seq.n_frames
+    sm = window_mean(curve, k)
+    thr = curve_threshold(sm, meta["p"], meta.get("floor"), meta.get("min_contrast"))
+    full = np.full(n, np.nan)
+    full[k:k + sm.size] = sm[: max(0, n - k)]
+    base = float(np.nanmin(full)) if np.isfinite(full).any() else 0.0
+    scaled = np.nan_to_num((full - base) / max(thr - base, 1e-9), nan=0.0)
+    return KindScore(curve_intervals(curve, meta, kind, n), curve, scaled)
+
+
+def _spotter():
+    from microexp.spotting.learned import LearnedSpotter
+
+    return LearnedSpotter("refcnn3d", RefCNN3DConfig, fit_refcnn3d, _pack, _unpack, _detect, _score)
+
+
+SPOTTER = _spotter()
