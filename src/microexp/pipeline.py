@@ -102,12 +102,25 @@ def analyze(path: str | Path, fps: float | None = None, spotter: str = "offd", r
     rec_weights = None if recognizer == "default" else recognizer
     if rec_weights is not None and not Path(rec_weights).exists():
         raise ConfigError(f"recogniser weights not found: {rec_weights} (use 'default' or a checkpoint path)")
+    from microexp.recognition import macro
+
+    rate = spot.info.fps
+    starts = _not_before(spot.intervals)
     wanted = {i for iv in spot.intervals for i in (iv.onset, iv.apex, iv.offset)}
+    for iv, nb in zip(spot.intervals, starts, strict=True):
+        if iv.kind == "mae":  # macro path: reference face before the onset, apex averaged (recognition/macro.py)
+            wanted |= macro.wanted_frames(iv.onset, iv.apex, rate, not_before=nb, last=spot.n_frames - 1)
     frames = grab_frames(path, wanted, fps=fps)
     det = LandmarkDetector()
     expressions, thumbs = [], []
-    for iv in spot.intervals:
+    for iv, nb in zip(spot.intervals, starts, strict=True):
         on, ap, off = frames.get(iv.onset), frames.get(iv.apex), frames.get(iv.offset)
+        read = None
+        if iv.kind == "mae" and ap is not None:
+            read = macro.recognize_macro(frames, iv.onset, iv.apex, rate, not_before=nb, weights=rec_weights,
+                                         detector=det)
+            if read is not None:
+                on = frames[read.reference]
         found = None if on is None else det.find(_gray(on))
         if found is None or ap is None:
             expressions.append(Expression(iv, "unknown", {}))
@@ -116,7 +129,10 @@ def analyze(path: str | Path, fps: float | None = None, spotter: str = "offd", r
         lm = found[1]
         # one transform (from the onset frame) for all three: the flow must see the face move, not the crop
         crops = [similarity_align(img, lm, RECOG_CROP)[0] for img in (on, ap, off if off is not None else ap)]
-        rec = recognize(_gray(crops[0]), _gray(crops[1]), weights=rec_weights)
+        if read is not None:
+            rec = read.recognition
+        else:
+            rec = recognize(_gray(crops[0]), _gray(crops[1]), weights=rec_weights)
         expressions.append(Expression(iv, rec.emotion, rec.probabilities))
         thumbs.append(Thumbs(*crops))
     import microexp
@@ -132,6 +148,16 @@ def analyze(path: str | Path, fps: float | None = None, spotter: str = "offd", r
     settings = {"fps": fps, "spotter": spotter, "preset": preset, "recognizer": recognizer,
                 "work_rate_hz": spot.offd.rate}
     return Result(str(path), spot, expressions, thumbs, settings, models)
+
+
+def _not_before(intervals) -> list[int]:
+    """For each interval, the first frame after the previous interval (the macro reference never reaches back
+    into another expression)."""
+    out, prev = [], -1
+    for iv in intervals:
+        out.append(prev + 1)
+        prev = max(prev, iv.offset)
+    return out
 
 
 def _recognizer_name(weights) -> str:
