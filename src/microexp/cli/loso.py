@@ -60,7 +60,7 @@ def register(app: typer.Typer) -> None:
     @app.command("loso")
     @handle_errors
     def loso(
-        model: str = typer.Option("ststnet", "--model", help="ststnet | mmnet | slstt"),
+        model: str = typer.Option("ststnet", "--model", help="ststnet | mmnet | mmnet-flow | slstt | slstt-scratch"),
         data: str = typer.Option(..., "--data", help="composite-flow:DIR (HTNet layout, e.g. ../shared/realdata/htnet)"),
         select: str = typer.Option("last", "--select",
                                    help="last | inner-val | oracle (oracle = test-selected, paper reproduction only)"),
@@ -82,10 +82,11 @@ def register(app: typer.Typer) -> None:
         from microexp.eval.protocol import check_select_mode
         from microexp.recognition.data import load_composite, parse_data_spec
         from microexp.recognition.loso import run_loso
-        from microexp.recognition.registry import get_arch
 
         check_select_mode(select)
-        arch = get_arch(model)
+        from microexp.recognition.registry import require_input
+
+        arch = require_input(model, "flow28+apex")  # composite-flow: 28x28 flows plus apex faces
         _, root = parse_data_spec(data)
         tcfg = train_config_for(model, epochs, lr, train_config)
         over = model_overrides_for(model, weights, model_config)

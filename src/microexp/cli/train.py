@@ -15,7 +15,7 @@ train_app = typer.Typer(help="Train models on a whole data set.", no_args_is_hel
 @train_app.command("recognizer")
 @handle_errors
 def recognizer(
-    model: str = typer.Option("ststnet", "--model", help="ststnet | mmnet | slstt"),
+    model: str = typer.Option("ststnet", "--model", help="ststnet | mmnet-flow | slstt-scratch (composite-flow)"),
     data: str = typer.Option(..., "--data", help="composite-flow:DIR (HTNet layout)"),
     out: Path = typer.Option(..., "--out", help="checkpoint path (.pt); the model card goes next to it (.md)"),
     seed: int = typer.Option(0, "--seed"),
@@ -35,11 +35,12 @@ def recognizer(
     from microexp.errors import ConfigError
     from microexp.recognition.data import load_composite, parse_data_spec
     from microexp.recognition.fit import fit_recognizer
-    from microexp.recognition.registry import get_arch
 
     if out.suffix != ".pt":
         raise ConfigError(f"--out must end in .pt, got {out.name!r}")
-    arch = get_arch(model)
+    from microexp.recognition.registry import require_input
+
+    arch = require_input(model, "flow28+apex")  # composite-flow: 28x28 flows plus apex faces
     _, root = parse_data_spec(data)
     tcfg = train_config_for(model, epochs, lr, train_config)
     over = model_overrides_for(model, weights, model_config)

@@ -119,8 +119,13 @@ def load_composite(root: str | Path, with_apex: bool = False) -> FlowSet:
     return FlowSet(X, _finish_index(index), Path(root), apex)
 
 
-def hflip_uvs(x: np.ndarray) -> np.ndarray:
-    """Mirror a (u, v, strain) batch left-right: flip columns and negate u (1 - u under min-max scaling)."""
+def hflip_uvs(x: np.ndarray, u_channels: tuple[int, ...] = (0,)) -> np.ndarray:
+    """Mirror a batch left-right: flip columns and negate u (1 - u under min-max scaling).
+
+    Channels are axis -3, so (N, C, H, W) batches and (N, T, C, H, W) sequences both work; ``u_channels=()``
+    mirrors RGB faces without touching any channel.
+    """
     out = x[..., ::-1].copy()
-    out[:, 0] = 1.0 - out[:, 0]
+    for c in u_channels:
+        out[..., c, :, :] = 1.0 - out[..., c, :, :]
     return out

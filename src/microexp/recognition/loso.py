@@ -193,7 +193,7 @@ def _write_outputs(out: Path, arch: str, data: FlowSet, folds, done: dict, selec
     fold_cpu = round(float(sum(done[f.test_subject].get("cpu_seconds", done[f.test_subject]["seconds"])
                                for f in folds)), 2)
     summary = {
-        "model": arch, "select": label, "oracle": select == "oracle", "seed": seed,
+        "model": arch, "config": get_arch(arch).label, "select": label, "oracle": select == "oracle", "seed": seed,
         "epochs": tcfg.epochs, "folds": len(folds), "samples": len(log),
         "metrics": metrics,
         "fold_cpu_seconds": fold_cpu, "wall_seconds_this_run": round(elapsed, 2),
