@@ -38,7 +38,7 @@ def main() -> None:
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
 
-    from microexp.executor import LocalExecutor, RayExecutor
+    from microexp.experiments.executor import LocalExecutor, RayExecutor
     from microexp.synth import write_suite
 
     with tempfile.TemporaryDirectory(prefix="microexp-scale-") as tmp:

@@ -1,4 +1,4 @@
-"""LOSO splits, subject-id normalisation and the model-selection setting."""
+"""LOSO splits (experiments.splits), subject-id normalisation and the model-selection setting (eval.protocol)."""
 
 from __future__ import annotations
 
@@ -7,14 +7,8 @@ import pandas as pd
 import pytest
 
 from microexp.errors import ConfigError, InputError
-from microexp.eval.protocol import (
-    ORACLE_LABEL,
-    SELECT_MODES,
-    loso_splits,
-    normalize_subject,
-    select_epoch,
-    selection_label,
-)
+from microexp.eval.protocol import ORACLE_LABEL, SELECT_MODES, select_epoch, selection_label
+from microexp.experiments.splits import loso_splits, normalize_subject
 
 
 @pytest.mark.parametrize("x", ["01", 1, "sub01", "s01", "sub1", 1.0, " 001 ", np.int64(1), "Sub_01"])

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from microexp.errors import ConfigError, MicroexpError
-from microexp.executor import LocalExecutor, TaskResult, item_name, make_executor, run_task
+from microexp.experiments.executor import LocalExecutor, TaskResult, item_name, make_executor, run_task
 
 
 def square(x: int) -> int:
@@ -52,12 +52,18 @@ def test_failure_carries_name_and_error_and_others_finish():
     assert res[2].value == 5
 
 
-def test_as_map_yields_finished_values_then_raises_naming_failures():
-    got = []
-    with pytest.raises(MicroexpError, match=r"1 of 3 tasks failed: 3: ValueError: bad item 3"):
-        for v in LocalExecutor().as_map()(fail_on_three, [1, 3, 5]):
-            got.append(v)
-    assert got == [1, 5]  # the other items finished before the error
+def test_run_experiment_saves_finished_folds_then_raises_naming_failures(tmp_path):
+    from microexp.experiments import FoldStore, run_experiment
+
+    store = FoldStore(tmp_path, "fp1")
+    with pytest.raises(MicroexpError, match=r"1 of 3 folds failed: 3: ValueError: bad item 3"):
+        run_experiment([1, 3, 5], fail_on_three_dict, store, executor=LocalExecutor(), key=str)
+    assert store.has("1") and store.has("5") and not store.has("3")  # the others were saved first
+    assert store.load("5") == {"x": 5}
+
+
+def fail_on_three_dict(x: int) -> dict:
+    return {"x": fail_on_three(x)}
 
 
 def test_pool_matches_in_process():

@@ -91,7 +91,7 @@ def check_loso_equals_local(tmp_path):
 
 
 def check_dead_worker_is_reported_not_raised():
-    from microexp.executor import RayExecutor
+    from microexp.experiments.executor import RayExecutor
 
     ex = RayExecutor(max_retries=0)
     res = ex.map(os._exit, [5], names=["killer"])
@@ -100,7 +100,7 @@ def check_dead_worker_is_reported_not_raised():
 
 
 def check_gpus_beyond_the_cluster_is_a_config_error():
-    from microexp.executor import make_executor
+    from microexp.experiments.executor import make_executor
 
     with pytest.raises(ConfigError, match="asks for 1 GPU but the Ray cluster has 0"):
         make_executor("ray", gpus_per_task=1)

@@ -10,10 +10,11 @@ import pandas as pd
 import pytest
 
 from microexp.errors import ConfigError
+from microexp.experiments import fold_seed
 from microexp.recognition import loso as loso_mod
 from microexp.recognition.data import FlowSet, hflip_uvs
 from microexp.recognition.loso import run_loso
-from microexp.recognition.train import TrainConfig, fold_seed, lr_factor
+from microexp.recognition.train import TrainConfig, lr_factor
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -192,7 +192,7 @@ def loso_args(htnet: Path, out: Path) -> list:
 
 
 def _fold(path: Path) -> dict:
-    d = json.loads(path.read_text())
+    d = json.loads(path.read_text())["result"]  # the fold store's file: {fingerprint, key, result}
     return {k: v for k, v in d.items() if k not in ("seconds", "cpu_seconds")}
 
 

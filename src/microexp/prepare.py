@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from microexp.errors import ConfigError, InputError
-from microexp.executor import LocalExecutor, TaskResult
+from microexp.experiments.executor import LocalExecutor, TaskResult
 from microexp.io.video import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 
 PLAIN_SOURCES = ("videos", "synth")

@@ -92,13 +92,13 @@ def register(app: typer.Typer) -> None:
         over = model_overrides_for(model, weights, model_config)
         subs = [s.strip() for s in subjects.split(",") if s.strip()] if subjects else None
         flows = load_composite(root, with_apex=arch.with_apex)
-        from microexp.executor import make_executor
+        from microexp.experiments.executor import make_executor
 
         # one torch thread per fold everywhere: fold results then match byte for byte across executors
         with make_executor(executor, workers=workers, address=address, gpus_per_task=gpus_per_fold,
                            threads_per_task=1) as ex, progress_bar(f"LOSO {model} [{select}]") as update:
             summary = run_loso(model, flows, out, select=select, seed=seed, subjects=subs, train_config=tcfg,
-                               model_overrides=over, n_val_subjects=val_subjects, executor=ex.as_map(),
+                               model_overrides=over, n_val_subjects=val_subjects, executor=ex,
                                progress=update)
         m = summary["metrics"]
         console.print(f"{model} LOSO [{summary['select']}] folds={summary['folds']} samples={summary['samples']}")

@@ -31,7 +31,7 @@ def prepare(
                                                        "(default: CACHE/prepare_report_<dataset>.csv)."),
 ):
     """Track the face in every video and store aligned crops; reruns skip cached videos."""
-    from microexp.executor import make_executor
+    from microexp.experiments.executor import make_executor
     from microexp.io.atomic import write_with
     from microexp.prepare import prepare_dataset
 

@@ -25,7 +25,7 @@ import pandas as pd
 
 from microexp.errors import AnnotationError, ConfigError
 from microexp.eval.megc_io import check_intervals
-from microexp.eval.protocol import normalize_subject
+from microexp.experiments.splits import normalize_subject
 
 MATCH_RULES = ("count_found_gt", "greedy_best_gt", "greedy_any_gt")
 COUNT_COLUMNS = ["n_pred", "tp", "fp", "fn", "n_gt"]

@@ -15,10 +15,11 @@ from pathlib import Path
 import numpy as np
 
 from microexp.errors import InputError
+from microexp.experiments.splits import fold_seed
 from microexp.io.atomic import write_text
 from microexp.recognition.data import CLASSES, FlowSet
 from microexp.recognition.registry import build, get_arch, make_config
-from microexp.recognition.train import TrainConfig, fold_seed, train_model
+from microexp.recognition.train import TrainConfig, train_model
 from microexp.recognition.weights import save_checkpoint
 
 

@@ -1,38 +1,46 @@
 """Leave-one-subject-out training and evaluation of a recogniser, resumable and fold-parallel.
 
-Each fold is a self-contained, picklable :class:`FoldTask` run by :func:`run_fold`; its result depends only
-on (seed, held-out subject) and the data, so folds may run in any order on any worker. ``run_loso`` takes an
-``executor`` with the signature of the builtin ``map`` (``executor(fn, tasks) -> iterable of results``);
-the default runs folds one after another in-process, a Ray or process-pool map can be passed instead.
+The folds, their seeds, the run fingerprint, the fold store and the executor come from
+:mod:`microexp.experiments`; this module only says what one recognition fold does (:func:`run_fold` on a
+self-contained, picklable :class:`FoldTask`) and how the finished folds become predictions and tables.
+``executor`` is None (in-process), an executor from ``make_executor`` (local pool or Ray), or any callable
+with the builtin ``map``'s signature that returns results in task order.
 
 Selection modes (``microexp.eval.protocol``): ``last`` reports the last epoch; ``inner-val`` holds out
-``n_val_subjects`` training subjects per fold and reports the checkpoint with the best validation UF1;
-``oracle`` reports the checkpoint with the best UF1 *on the held-out subject* — test peeking, present only to
-reproduce published numbers, and labelled ``ORACLE (test-selected)`` in every output.
+``n_val_subjects`` training subjects per fold (drawn from (seed, held-out subject) only) and reports the
+checkpoint with the best validation UF1; ``oracle`` reports the checkpoint with the best UF1 *on the held-out
+subject* — test peeking, present only to reproduce published numbers, and labelled ``ORACLE (test-selected)``
+in every output.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from microexp.errors import ConfigError, InputError
-from microexp.eval.protocol import check_select_mode, loso_splits, select_epoch, selection_label
+from microexp.datasets.composite_flow import COMPOSITE_CLASSES as CLASSES
+from microexp.errors import InputError
+from microexp.eval.protocol import check_select_mode, select_epoch, selection_label
 from microexp.eval.recognition import evaluate_log
+from microexp.experiments import (
+    FoldStore,
+    all_subjects,
+    content_digest,
+    fingerprint,
+    fold_seed,
+    loso_splits,
+    run_experiment,
+)
 from microexp.io.atomic import write_json, write_text, write_with
-from microexp.recognition.data import CLASSES, FlowSet
+from microexp.recognition.data import FlowSet
 from microexp.recognition.registry import build, get_arch, make_config
-from microexp.recognition.train import TrainConfig, fold_seed, predict_proba, train_model
-
-Executor = Callable[[Callable, Iterable], Iterable]
+from microexp.recognition.train import TrainConfig, predict_proba, train_model
 
 
 @dataclass
@@ -52,6 +60,7 @@ class FoldTask:
     X_test: np.ndarray
     y_test: np.ndarray | None  # only given in oracle mode
     test_rows: list[int]
+    val_subjects: tuple[str, ...] = ()
 
 
 def run_fold(task: FoldTask) -> dict:
@@ -77,7 +86,8 @@ def run_fold(task: FoldTask) -> dict:
                          test_scores=scores if task.select == "oracle" else None)
         pred = res.preds["test"][k]
         epoch = res.epochs_scored[k]
-    out = {"test_subject": task.test_subject, "rows": list(map(int, task.test_rows)),
+    out = {"test_subject": task.test_subject, "val_subjects": list(task.val_subjects),
+           "rows": list(map(int, task.test_rows)),
            "pred": [int(p) for p in pred], "epoch": int(epoch), "seconds": time.perf_counter() - t0,
            "cpu_seconds": time.process_time() - c0,
            "final_loss": float(res.losses[-1])}
@@ -86,28 +96,6 @@ def run_fold(task: FoldTask) -> dict:
         # scoring consumes no randomness), kept so one run shows how much selection changes the result
         out["pred_last"] = [int(p) for p in res.preds["test"][-1]]
     return out
-
-
-def _fingerprint(arch: str, model_config: dict, train_config: TrainConfig, select: str, seed: int,
-                 n_val: int, n_samples: int, content: str = "") -> str:
-    blob = json.dumps({"arch": arch, "model": model_config, "train": asdict(train_config), "select": select,
-                       "seed": seed, "n_val": n_val, "n": n_samples, "content": content}, sort_keys=True,
-                      default=list)
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
-
-
-def _content_digest(X, index) -> str:
-    """Inputs, labels and subjects: finished folds are reused only for exactly the same data."""
-    h = hashlib.sha256()
-    for a in (X if isinstance(X, tuple | list) else (X,)):
-        h.update(np.ascontiguousarray(np.asarray(a)).tobytes())
-    cols = [c for c in ("sample", "subject", "dataset", "label") if c in index.columns]
-    h.update(index[cols].astype(str).to_csv(index=False).encode())
-    return h.hexdigest()[:16]
-
-
-def _safe(name: str) -> str:
-    return name.replace("/", "__")
 
 
 def run_loso(
@@ -121,7 +109,7 @@ def run_loso(
     train_config: TrainConfig | None = None,
     model_overrides: dict | None = None,
     n_val_subjects: int = 6,
-    executor: Executor | None = None,
+    executor=None,
     progress: Callable[[int, int | None], None] | None = None,
 ) -> dict:
     """Run (or resume) a LOSO evaluation; writes predictions.csv, summary.json, confusion.png under ``out``.
@@ -137,36 +125,22 @@ def run_loso(
     folds = loso_splits(data.index, "subject", dataset_col="dataset", n_val_subjects=n_val, seed=seed,
                         subjects=subjects)
     X = data.inputs(with_apex=arch_info.with_apex)
-    fp = _fingerprint(arch, mcfg, tcfg, select, seed, n_val, len(data), _content_digest(X, data.index))
-    run_file = out / "run.json"
-    if run_file.is_file():
-        prev = json.loads(run_file.read_text())
-        if prev.get("fingerprint") != fp:
-            raise ConfigError("output folder holds a run with different settings or data; use a new --out", out)
-    else:
-        write_json(run_file, {"fingerprint": fp, "arch": arch, "model_config": mcfg,
-                              "train_config": asdict(tcfg), "select": selection_label(select), "seed": seed})
-    fold_dir = out / "folds"
+    subjects_all = all_subjects(data.index, "subject", dataset_col="dataset")
+    settings = {"arch": arch, "model": mcfg, "train": asdict(tcfg), "select": select, "seed": seed, "n_val": n_val}
+    fp = fingerprint(settings=settings, subjects=subjects_all,
+                     content=content_digest([X], data.index, ("sample", "subject", "dataset", "label")))
+    store = FoldStore(out, fp, meta={"arch": arch, "model_config": mcfg, "train_config": asdict(tcfg),
+                                     "select": selection_label(select), "seed": seed, "n_val_subjects": n_val,
+                                     "subjects": subjects_all})
     y = data.index["label"].to_numpy().astype(np.int64)
-    done: dict[str, dict] = {}
-    for f in folds:
-        p = fold_dir / f"{_safe(f.test_subject)}.json"
-        if p.is_file():
-            done[f.test_subject] = json.loads(p.read_text())
-    pending = [f for f in folds if f.test_subject not in done]
-    tasks = (FoldTask(arch, mcfg, tcfg, select, seed, f.test_subject, X[f.train_idx], y[f.train_idx],
-                      X[f.val_idx], y[f.val_idx], X[f.test_idx],
-                      y[f.test_idx] if select == "oracle" else None, list(f.test_idx))
-             for f in pending)
-    t0 = time.perf_counter()
-    if progress is not None:
-        progress(len(done), len(folds))
-    for result in (executor or map)(run_fold, tasks):
-        write_json(fold_dir / f"{_safe(result['test_subject'])}.json", result)
-        done[result["test_subject"]] = result
-        if progress is not None:
-            progress(len(done), len(folds))
-    elapsed = time.perf_counter() - t0
+
+    def make_task(f) -> FoldTask:
+        return FoldTask(arch, mcfg, tcfg, select, seed, f.test_subject, X[f.train_idx], y[f.train_idx],
+                        X[f.val_idx], y[f.val_idx], X[f.test_idx],
+                        y[f.test_idx] if select == "oracle" else None, list(f.test_idx), f.val_subjects)
+
+    res = run_experiment(folds, run_fold, store, make_task=make_task, executor=executor, progress=progress)
+    done, elapsed = res.results, res.seconds
     return _write_outputs(out, arch, data, folds, done, select, seed, tcfg, mcfg, elapsed)
 
 

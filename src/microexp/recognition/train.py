@@ -8,7 +8,6 @@ them. The held-out subject is scored only when the caller asks for oracle mode.
 from __future__ import annotations
 
 import copy
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -49,11 +48,6 @@ class TrainResult:
     scores: dict[str, list[float]] = field(default_factory=dict)  # set name -> UF1 per scored epoch
     preds: dict[str, list[np.ndarray]] = field(default_factory=dict)  # set name -> predictions per scored epoch
     losses: list[float] = field(default_factory=list)
-
-
-def fold_seed(seed: int, key: str) -> int:
-    """Seed of one fold: depends only on (seed, test subject), so folds can run anywhere in any order."""
-    return (int(seed) * 1_000_003 + zlib.crc32(key.encode("utf-8"))) % (2**31 - 1)
 
 
 def _optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:

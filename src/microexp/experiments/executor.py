@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from microexp.errors import ConfigError, MicroexpError
+from microexp.errors import ConfigError
 
 KINDS = ("local", "ray")
 Progress = Callable[[int, int | None], None]
@@ -114,25 +114,6 @@ class _Base:
             if progress is not None:
                 progress(done, len(items))
         return out  # type: ignore[return-value]
-
-    def as_map(self) -> Callable[[Callable, Iterable], Iterator[Any]]:
-        """A drop-in for the builtin ``map`` (used by ``run_loso``): yields values as tasks finish, then
-        raises one MicroexpError naming every failed item, so finished work is saved before the error."""
-
-        def _map(fn: Callable, items: Iterable) -> Iterator[Any]:
-            failed: list[TaskResult] = []
-            items = list(items)
-            for res in self.imap(fn, items):
-                if res.ok:
-                    yield res.value
-                else:
-                    failed.append(res)
-            if failed:
-                detail = "; ".join(f"{r.name}: {r.error}" for r in failed[:5])
-                more = f" (+{len(failed) - 5} more)" if len(failed) > 5 else ""
-                raise MicroexpError(f"{len(failed)} of {len(items)} tasks failed: {detail}{more}")
-
-        return _map
 
     def close(self) -> None:
         """Release workers (a Ray cluster started here is shut down; one we only joined is left running)."""
