@@ -28,6 +28,8 @@ class FlowSet:
     index: pd.DataFrame  # columns at least: dataset, subject, clip, label, sample
     root: Path
     apex: np.ndarray | None = None  # N x 3 x 28 x 28 apex faces (ImageNet-normalised RGB), when loaded
+    classes: tuple[str, ...] = CLASSES  # label order (composite 3-class unless a protocol says otherwise)
+    input: str = "flow28"  # what X holds (a key of registry.INPUTS)
 
     def inputs(self, with_apex: bool = False) -> np.ndarray:
         """Model input: the flow, or flow and apex face stacked on channels (MMNet flow variant)."""
@@ -47,13 +49,17 @@ def subject_key(dataset: str, subject) -> str:
     return f"{str(dataset).strip().lower()}/{s}"
 
 
+#: ``--data NAME:ROOT`` names: the composite flow set, and datasets read from their distributed layout
+DATA_KINDS = ("composite-flow", "casme2", "samm", "smic")
+
+
 def parse_data_spec(spec: str) -> tuple[str, Path]:
-    """``composite-flow:DIR`` -> ("composite-flow", DIR)."""
+    """``NAME:DIR`` -> (NAME, DIR), e.g. ``composite-flow:../shared/realdata/htnet`` or ``casme2:/data/CASME2``."""
     kind, sep, rest = spec.partition(":")
     if not sep or not rest:
-        raise ConfigError(f"data spec must look like 'composite-flow:DIR', got {spec!r}")
-    if kind not in ("composite-flow",):
-        raise ConfigError(f"unknown data kind {kind!r}; supported: composite-flow")
+        raise ConfigError(f"data spec must look like 'NAME:DIR' (NAME one of {', '.join(DATA_KINDS)}), got {spec!r}")
+    if kind not in DATA_KINDS:
+        raise ConfigError(f"unknown data kind {kind!r}; supported: {', '.join(DATA_KINDS)}")
     return kind, Path(rest)
 
 
