@@ -85,3 +85,13 @@ def test_paper_model_refuses_composite_flow(tmp_path):
     r = runner.invoke(app, ["loso", "--model", "mmnet", "--data", f"composite-flow:{tmp_path}", "--out",
                             str(tmp_path / "o")])
     assert r.exit_code == 2 and "mmnet-flow" in r.output
+
+
+def test_samm_layout_with_title_rows_reads_back(tmp_path, cache):
+    from microexp.synth.layouts import write_samm
+
+    root = write_samm(tmp_path / "samm", LayoutConfig(subjects=2, clips_per_subject=2, first_frame=5562))
+    data, over = load_for_model(f"samm:{root}", "ststnet")
+    assert over == {"num_classes": 5} and data.X.shape == (4, 3, 28, 28)
+    assert data.index.attrs["protocol"] == "samm-5class" and data.classes[0] == "anger"
+    assert set(data.index["subject_key"]) == {"samm/006", "samm/007"}

@@ -5,7 +5,8 @@ as it would in the distributed dataset. Every clip is one ``microexp.synth`` cli
 micro-expression of a chosen emotion (the synthetic face's AU templates differ per emotion, so the classes are
 learnable), written as numbered JPEG frames. Synthetic: not real footage, never a benchmark.
 
-Layouts written: CASME II (``CASME2_RAW_selected/sub01/EP01_01/img46.jpg`` + ``CASME2-coding-20190701.xlsx``).
+Layouts written: CASME II (``CASME2_RAW_selected/sub01/EP01_01/img46.jpg`` + ``CASME2-coding-20190701.xlsx``) and
+SAMM (``SAMM/006/006_1_1/006_05562.jpg`` + ``SAMM_Micro_FACS_Codes_v2.xlsx``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from microexp.io.atomic import write_with
 
 #: synthetic emotion -> CASME II class (the synth's templates know negative, positive, surprise, others)
 CASME2_EMOTION = {"negative": "disgust", "positive": "happiness", "surprise": "surprise", "others": "others"}
+SAMM_EMOTION = {"negative": "Anger", "positive": "Happiness", "surprise": "Surprise", "others": "Other"}
 
 
 @dataclass(frozen=True)
@@ -49,28 +51,49 @@ def _clip(cfg: LayoutConfig, emotion: str, seed: int):
     return list(frames), me.iloc[0]
 
 
-def write_casme2(root: str | Path, config: LayoutConfig | None = None) -> Path:
-    """A tiny CASME II: ``ROOT/CASME2_RAW_selected/subNN/EPxx_yy/imgN.jpg`` and the 2019 coding sheet."""
-    cfg = config or LayoutConfig()
-    root = Path(root)
-    rows = []
-    k = 0
+def _write(root: Path, cfg: LayoutConfig, folder_of, frame_name, row_of, sheet: str, title_rows: int = 0) -> Path:
+    rows, k = [], 0
     for s in range(1, cfg.subjects + 1):
         for c in range(cfg.clips_per_subject):
             emotion = cfg.emotions[k % len(cfg.emotions)]
             frames, ev = _clip(cfg, emotion, cfg.seed * 1000 + k)
             k += 1
-            clip = f"EP{c + 1:02d}_{s:02d}"
-            folder = root / "CASME2_RAW_selected" / f"sub{s:02d}" / clip
+            folder = root / folder_of(s, c)
             folder.mkdir(parents=True, exist_ok=True)
             for i, img in enumerate(frames):
-                cv2.imwrite(str(folder / f"img{cfg.first_frame + i}.jpg"), img)
-            rows.append({"Subject": f"{s:02d}", "Filename": clip,
-                         "OnsetFrame": cfg.first_frame + int(ev["onset"]),
-                         "ApexFrame": cfg.first_frame + int(ev["apex"]),
-                         "OffsetFrame": cfg.first_frame + int(ev["offset"]),
-                         "Action Units": str(ev.get("au", "")) or "synthetic",
-                         "Estimated Emotion": CASME2_EMOTION[emotion]})
-    sheet = root / "CASME2-coding-20190701.xlsx"
-    write_with(sheet, lambda p: pd.DataFrame(rows).to_excel(p, index=False, engine="openpyxl"))
+                cv2.imwrite(str(folder / frame_name(s, cfg.first_frame + i)), img)
+            on, ap, off = (cfg.first_frame + int(ev[x]) for x in ("onset", "apex", "offset"))
+            rows.append(row_of(s, c, on, ap, off, str(ev.get("au", "")) or "synthetic", emotion))
+    table = pd.DataFrame(rows)
+
+    def save(p: Path) -> None:
+        with pd.ExcelWriter(p, engine="openpyxl") as xw:  # SAMM's sheet has title rows above the header
+            table.to_excel(xw, index=False, startrow=title_rows)
+    write_with(root / sheet, save)
     return root
+
+
+def write_casme2(root: str | Path, config: LayoutConfig | None = None) -> Path:
+    """A tiny CASME II: ``ROOT/CASME2_RAW_selected/subNN/EPxx_yy/imgN.jpg`` and the 2019 coding sheet."""
+    return _write(Path(root), config or LayoutConfig(),
+                  lambda s, c: f"CASME2_RAW_selected/sub{s:02d}/EP{c + 1:02d}_{s:02d}",
+                  lambda s, n: f"img{n}.jpg",
+                  lambda s, c, on, ap, off, au, emo: {
+                      "Subject": f"{s:02d}", "Filename": f"EP{c + 1:02d}_{s:02d}", "OnsetFrame": on,
+                      "ApexFrame": ap, "OffsetFrame": off, "Action Units": au,
+                      "Estimated Emotion": CASME2_EMOTION[emo]},
+                  "CASME2-coding-20190701.xlsx")
+
+
+def write_samm(root: str | Path, config: LayoutConfig | None = None) -> Path:
+    """A tiny SAMM: ``ROOT/SAMM/006/006_1_1/006_05562.jpg`` and ``SAMM_Micro_FACS_Codes_v2.xlsx`` (title rows
+    above the header, as in the distributed sheet)."""
+    cfg = config or LayoutConfig(first_frame=5562)
+    return _write(Path(root), cfg,
+                  lambda s, c: f"SAMM/{5 + s:03d}/{5 + s:03d}_{c + 1}_1",
+                  lambda s, n: f"{5 + s:03d}_{n:05d}.jpg",
+                  lambda s, c, on, ap, off, au, emo: {
+                      "Subject": f"{5 + s:03d}", "Filename": f"{5 + s:03d}_{c + 1}_1", "Inducement Code": c + 1,
+                      "Onset Frame": on, "Apex Frame": ap, "Offset Frame": off, "Duration": off - on + 1,
+                      "Type": "Micro - 1/2", "Action Units": au, "Estimated Emotion": SAMM_EMOTION[emo]},
+                  "SAMM_Micro_FACS_Codes_v2.xlsx", title_rows=3)
