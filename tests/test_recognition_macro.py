@@ -73,3 +73,12 @@ def test_real_clip_macro_readings_are_stable(clip, which, expected):
         assert rec.confidence > 0.6, (name, rec.probabilities)
         assert abs(sum(rec.probabilities.values()) - 1) < 1e-4
         assert read.reference <= onset // k and len(read.apex_frames) == 5
+
+
+def test_reference_search_never_reaches_into_the_previous_expression():
+    from microexp.pipeline import _not_before
+    from microexp.records import Interval
+
+    ivs = [Interval(10, 20, 40, "mae"), Interval(30, 35, 38, "me"), Interval(60, 70, 90, "mae")]
+    assert _not_before(ivs) == [0, 41, 41]
+    assert reference_candidates(60, 20.0, MacroConfig(lookback_s=2.0), not_before=41)[0] == 42
