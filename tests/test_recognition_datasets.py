@@ -95,3 +95,28 @@ def test_samm_layout_with_title_rows_reads_back(tmp_path, cache):
     assert over == {"num_classes": 5} and data.X.shape == (4, 3, 28, 28)
     assert data.index.attrs["protocol"] == "samm-5class" and data.classes[0] == "anger"
     assert set(data.index["subject_key"]) == {"samm/006", "samm/007"}
+
+
+def test_fit_on_a_protocol_writes_its_classes_and_input(casme2_root, cache, tmp_path):
+    import dataclasses
+
+    from microexp.errors import ModelError
+    from microexp.recognition.api import recognize_flow
+    from microexp.recognition.fit import fit_recognizer
+    from microexp.recognition.registry import get_arch
+    from microexp.recognition.weights import load_checkpoint
+
+    for model in ("ststnet", "mmnet"):
+        data, over = load_for_model(f"casme2:{casme2_root}", model)
+        tcfg = dataclasses.replace(get_arch(model).train, epochs=1)
+        meta = fit_recognizer(model, data, tmp_path / f"{model}.pt", train_config=tcfg, model_overrides=over)
+        assert meta["trained_on"].startswith("casme2-5class protocol from")
+        m, info = load_checkpoint(tmp_path / f"{model}.pt")
+        assert info["classes"][0] == "happiness" and len(info["classes"]) == 5
+        card = (tmp_path / f"{model}.md").read_text()
+        assert "5 classes" in card and get_arch(model).label in card
+    assert info["input"] == "frames224"
+    with pytest.raises(ModelError):  # a 224 px RGB model cannot read 28 x 28 flow encodings
+        recognize_flow(np.zeros((1, 3, 28, 28), np.float32), weights=tmp_path / "mmnet.pt")
+    labels, probs = recognize_flow(np.zeros((2, 3, 28, 28), np.float32), weights=tmp_path / "ststnet.pt")
+    assert probs.shape == (2, 5) and set(labels) <= {"happiness", "repression", "disgust", "surprise", "others"}

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from microexp.errors import InputError
+from microexp.errors import InputError, ModelError
 from microexp.recognition.data import CLASSES
 
 FLOW_SIZE = 28
@@ -95,6 +95,9 @@ def recognize_flow(flow_uvs, *, weights: str | Path | None = None) -> tuple[list
     if not np.isfinite(x).all():
         raise InputError("flow_uvs contains NaN or infinite values")
     model, info = load_default(weights)
+    if info.get("input", "uvs01-28") != "uvs01-28":
+        raise ModelError(f"this checkpoint reads {info.get('input')}, not 3 x 28 x 28 flow encodings",
+                         weights or "default weights")
     classes = list(info.get("classes", CLASSES))
     if len(x) == 0:
         return [], np.zeros((0, len(classes)), dtype=np.float32)
