@@ -120,3 +120,18 @@ def test_fit_on_a_protocol_writes_its_classes_and_input(casme2_root, cache, tmp_
         recognize_flow(np.zeros((1, 3, 28, 28), np.float32), weights=tmp_path / "mmnet.pt")
     labels, probs = recognize_flow(np.zeros((2, 3, 28, 28), np.float32), weights=tmp_path / "ststnet.pt")
     assert probs.shape == (2, 5) and set(labels) <= {"happiness", "repression", "disgust", "surprise", "others"}
+
+
+def test_casme3_protocols_on_the_real_me_sheet():
+    from microexp.datasets.registry import read_annotations
+    from microexp.recognition.samples import get_protocol, protocol_rows
+
+    from conftest import shared_path
+
+    sheet = shared_path("annotations", "casme3", "cas(me)3_part_A_ME_label_JpgIndex_v2.xlsx")
+    df = read_annotations("casme3", sheet)
+    seven = protocol_rows(df, get_protocol("casme3-7class"))
+    assert len(seven) == 860 and seven["label"].max() == 6
+    four = protocol_rows(df, get_protocol("casme3-4class"))
+    counts = four["label"].value_counts().sort_index().tolist()
+    assert counts == [250 + 86 + 64 + 57, 55, 187, 161]  # negative, positive, surprise, others (both 'others' cases)

@@ -50,7 +50,7 @@ def subject_key(dataset: str, subject) -> str:
 
 
 #: ``--data NAME:ROOT`` names: the composite flow set, and datasets read from their distributed layout
-DATA_KINDS = ("composite-flow", "casme2", "samm", "smic")
+DATA_KINDS = ("composite-flow", "casme2", "samm", "smic", "casme3")
 
 
 def parse_data_spec(spec: str) -> tuple[str, Path]:

@@ -34,9 +34,11 @@ class Protocol:
     """A named class protocol: which dataset reader, which rows, which label order."""
 
     name: str
-    dataset: str  # dataset registry name that applies the protocol's row filter and labels
+    dataset: str  # dataset registry name (its reader may already apply the row filter and labels)
     classes: tuple[str, ...]
     note: str
+    mapping: dict | None = None  # annotated emotion (lower case) -> class; rows of other emotions are dropped
+    annotation: str | None = None  # glob of the sheet to read inside ROOT, when not the registry's first choice
 
 
 def _protocols() -> dict[str, Protocol]:
@@ -48,10 +50,43 @@ def _protocols() -> dict[str, Protocol]:
         Protocol("samm-5class", "samm_5class", samm.FIVE_CLASSES, "SAMM, 5 classes (anger, contempt, happiness, "
                  "surprise, other)"),
         Protocol("smic-3class", "smic", smic.CLASSES, "SMIC-HS, its own 3 classes"),
+        Protocol("casme3-7class", "casme3", CASME3_7, "CAS(ME)^3 Part A micro-expressions, 7 emotions",
+                 {c: c for c in CASME3_7}, CASME3_ME_SHEET),
+        Protocol("casme3-4class", "casme3", ("negative", "positive", "surprise", "others"),
+                 "CAS(ME)^3 Part A micro-expressions, 4 classes (anger, disgust, fear, sad -> negative)",
+                 {"anger": "negative", "disgust": "negative", "fear": "negative", "sad": "negative",
+                  "happy": "positive", "surprise": "surprise", "others": "others"}, CASME3_ME_SHEET),
     )}
 
 
-PROTOCOL_NAMES = ("casme2-5class", "samm-5class", "smic-3class")
+CASME3_7 = ("anger", "disgust", "fear", "happy", "sad", "surprise", "others")
+CASME3_ME_SHEET = "*JpgIndex_v2*.xls*"  # the ME sheet with emotions (the v2 .xls has no emotion column)
+PROTOCOL_NAMES = ("casme2-5class", "samm-5class", "smic-3class", "casme3-7class", "casme3-4class")
+
+
+def protocol_rows(df: pd.DataFrame, proto: Protocol) -> pd.DataFrame:
+    """The protocol's rows with ``label`` (index into ``proto.classes``); readers that label already pass."""
+    if proto.mapping is None:
+        if "label" in df.columns:
+            return df
+        out = df[df["emotion"].isin(proto.classes)].copy()
+        out["label"] = out["emotion"].map({c: i for i, c in enumerate(proto.classes)}).astype(int)
+        return out.reset_index(drop=True)
+    emo = df["emotion"].astype(str).str.strip().str.lower()
+    keep = emo.isin(proto.mapping)
+    if "type" in df.columns:
+        keep &= df["type"] == "me"
+    out = df[keep].copy()
+    out["label"] = emo[keep].map(lambda e: proto.classes.index(proto.mapping[e])).astype(int)
+    return out.reset_index(drop=True)
+
+
+def _find_sheet(root: Path, pattern: str) -> Path:
+    hits = sorted((p for depth in range(4) for p in root.glob("/".join(["*"] * depth + [pattern]))
+                   if p.is_file()), key=lambda p: (len(p.parts), str(p)))
+    if not hits:
+        raise InputError(f"no annotation sheet matching {pattern} found", root)
+    return hits[0]
 
 
 def get_protocol(name: str) -> Protocol:
@@ -136,10 +171,8 @@ def load_dataset_set(name: str, root: str | Path, protocol: str, spec: InputSpec
     family = proto.dataset.split("_")[0]
     if name != family:
         raise ConfigError(f"protocol {protocol} is for {family}, not {name}")
-    df = load(proto.dataset, root)
-    if "label" not in df.columns:  # protocols that keep every row label by the class list
-        df = df[df["emotion"].isin(proto.classes)].copy()
-        df["label"] = df["emotion"].map({c: i for i, c in enumerate(proto.classes)}).astype(int)
+    sheet = _find_sheet(Path(root), proto.annotation) if proto.annotation else None
+    df = protocol_rows(load(proto.dataset, root, annotation=sheet), proto)
     usable = df[df["frames_ok"] & (df["frames_dir"] != "")].reset_index(drop=True)
     if usable.empty:
         raise InputError(f"no {protocol} sample has its onset, apex and offset frames on disk", root)
@@ -171,7 +204,8 @@ def load_dataset_set(name: str, root: str | Path, protocol: str, spec: InputSpec
     return FlowSet(X, index, Path(root), apex, tuple(proto.classes), spec.kind)
 
 
-DEFAULT_PROTOCOL = {"casme2": "casme2-5class", "samm": "samm-5class", "smic": "smic-3class"}
+DEFAULT_PROTOCOL = {"casme2": "casme2-5class", "samm": "samm-5class", "smic": "smic-3class",
+                    "casme3": "casme3-4class"}
 
 
 def load_for_model(data_spec: str, model: str, *, protocol: str | None = None, flow: str = "dis",
