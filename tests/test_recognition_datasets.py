@@ -135,3 +135,36 @@ def test_casme3_protocols_on_the_real_me_sheet():
     four = protocol_rows(df, get_protocol("casme3-4class"))
     counts = four["label"].value_counts().sort_index().tolist()
     assert counts == [250 + 86 + 64 + 57, 55, 187, 161]  # negative, positive, surprise, others (both 'others' cases)
+
+
+def test_composite_holdout_database_protocol(tmp_path):
+    import cv2
+
+    from microexp.experiments.splits import loso_splits
+    from microexp.recognition.samples import holdout_database
+
+    flow_dir = tmp_path / "datasets" / "STSNet_whole_norm_u_v_os"
+    flow_dir.mkdir(parents=True)
+    lines = ["dataset,sub,filename_o,label,apex,imagename,sub_filename"]
+    for ds, subs in (("casme2", ("sub01", "sub02")), ("samm", ("006", "007")), ("smic", ("s01", "s02"))):
+        for sub in subs:
+            for k in range(2):
+                clip = f"{sub}c{k}"
+                cv2.imwrite(str(flow_dir / f"{sub}_{clip} .png"), np.full((28, 28, 3), 40 * k + 20, np.uint8))
+                lines.append(f"{ds},{sub},{clip},{k},,{sub}_{clip}.jpg,")
+    (tmp_path / "combined_3_class2_for_optical_flow.csv").write_text("\n".join(lines) + "\n")
+    data, over = load_for_model(f"composite-flow:{tmp_path}", "ststnet", protocol="composite-holdout")
+    assert over == {} and data.index.attrs["protocol"] == "composite-holdout"
+    folds = loso_splits(data.index, "subject", dataset_col="dataset")
+    assert len(folds) == 3
+    for f in folds:  # each fold tests one whole database and trains on the two others
+        tested = set(data.index["dataset"].iloc[f.test_idx])
+        trained = set(data.index["dataset"].iloc[f.train_idx])
+        assert len(tested) == 1 and not tested & trained and len(trained) == 2
+        assert len(f.test_idx) == 4
+    assert data.index["subject_orig"].nunique() == 6  # the real subjects are kept next to the fold key
+    with pytest.raises(ConfigError):
+        load_for_model(f"composite-flow:{tmp_path}", "ststnet", protocol="casme2-5class")
+    one = data.index[data.index["dataset"] == "samm"]
+    with pytest.raises(Exception, match="two databases"):
+        holdout_database(type(data)(data.X[one.index], one.reset_index(drop=True), data.root))

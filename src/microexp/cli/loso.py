@@ -64,7 +64,7 @@ def register(app: typer.Typer) -> None:
         data: str = typer.Option(..., "--data", help="composite-flow:DIR (HTNet layout) or casme2|samm|smic:ROOT "
                                                      "(the dataset folder as distributed)"),
         protocol: str | None = typer.Option(None, "--protocol",
-                                            help="casme2-5class | samm-5class | smic-3class (default per dataset)"),
+                                            help="casme2-5class | samm-5class | smic-3class | casme3-4class | casme3-7class | composite-holdout (default per dataset)"),
         flow: str = typer.Option("dis", "--flow", help="flow for 28x28 inputs from datasets: farneback | dis | tvl1"),
         magnify: float = typer.Option(0.0, "--magnify", help="Eulerian magnification alpha before the flow (0 = off)"),
         select: str = typer.Option("last", "--select",

@@ -204,6 +204,24 @@ def load_dataset_set(name: str, root: str | Path, protocol: str, spec: InputSpec
     return FlowSet(X, index, Path(root), apex, tuple(proto.classes), spec.kind)
 
 
+def holdout_database(data: FlowSet) -> FlowSet:
+    """The composite hold-out-database protocol: one fold per source database (train on the other two).
+
+    Implemented as LOSO with the database as the "subject" (``subject = dataset``), so the experiment layer,
+    resume and every output work unchanged; folds are named ``casme2/casme2``, ``samm/samm``, ``smic/smic``.
+    """
+    import dataclasses
+
+    index = data.index.copy()
+    index["subject_orig"] = index["subject"]
+    index["subject"] = index["dataset"]
+    index["subject_key"] = [subject_key(d, d) for d in index["dataset"]]
+    index.attrs = {**data.index.attrs, "protocol": "composite-holdout"}
+    if index["dataset"].nunique() < 2:
+        raise InputError("the hold-out-database protocol needs samples of at least two databases", data.root)
+    return dataclasses.replace(data, index=index)
+
+
 DEFAULT_PROTOCOL = {"casme2": "casme2-5class", "samm": "samm-5class", "smic": "smic-3class",
                     "casme3": "casme3-4class"}
 
@@ -220,10 +238,11 @@ def load_for_model(data_spec: str, model: str, *, protocol: str | None = None, f
 
     kind, root = parse_data_spec(data_spec)
     if kind == "composite-flow":
-        if protocol not in (None, "composite-3class"):
-            raise ConfigError(f"composite-flow has one protocol (composite-3class), not {protocol}")
+        if protocol not in (None, "composite-3class", "composite-holdout"):
+            raise ConfigError(f"composite-flow protocols are composite-3class and composite-holdout, not {protocol}")
         arch = require_input(model, "flow28+apex")
-        return load_composite(root, with_apex=arch.with_apex), {}
+        data = load_composite(root, with_apex=arch.with_apex)
+        return (holdout_database(data) if protocol == "composite-holdout" else data), {}
     arch = get_arch(model)
     proto = get_protocol(protocol or DEFAULT_PROTOCOL[kind])
     cfg = dataclasses.asdict(make_config(model, {k: v for k, v in (model_overrides or {}).items()
