@@ -24,13 +24,13 @@ SETS = {
 
 
 def load(name: str, root: Path = ROOT):
-    """Ground truth and length-filtered predictions of one dataset, both 1-based as R1 uses them."""
+    """Ground truth and length-filtered predictions of one dataset (read from R1's 1-based files, 0-based here)."""
     gt_dir, prefix, me_range, mae_range = SETS[name]
     gt = read_megc2020_gt(root / "dataset_new/data" / gt_dir / "all_Info.txt")
     me = read_megc2020_predictions(root / f"results_API/{prefix}_micro_txtClips/p1", "me", me_range)
     mae = read_megc2020_predictions(root / f"results_API/{prefix}_macro_txtClips/p1", "mae", mae_range)
     pred = pd.concat([me, mae], ignore_index=True)
-    pred.attrs = {"frame_base": 1, "source": str(root / "results_API")}
+    pred.attrs = {"source": str(root / "results_API")}
     return gt, pred
 
 

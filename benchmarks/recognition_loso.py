@@ -123,6 +123,7 @@ def fold_logs(work: Path, name: str, index):
     rows = []
     for f in folds:
         r = json.loads(f.read_text())
+        r = r.get("result", r)  # the fold store's file: {fingerprint, key, result}
         lasts = r.get("pred_last", r["pred"])
         for i, p, q in zip(r["rows"], r["pred"], lasts, strict=True):
             rows.append({"subject": r["test_subject"], "row": i, "dataset": index.at[i, "dataset"],

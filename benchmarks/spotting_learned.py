@@ -120,7 +120,7 @@ def score(data, pred: pd.DataFrame) -> dict:
     gt = data.gt.copy()
     out = {}
     for sem in ("megc2020", "softnet"):
-        out[sem] = evaluate(gt, pred[["video", "onset", "offset", "type"]], sem, gt_base=0, pred_base=0).table
+        out[sem] = evaluate(gt, pred[["video", "onset", "offset", "type"]], sem).table
     return out
 
 

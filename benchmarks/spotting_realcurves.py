@@ -110,7 +110,6 @@ def megc2021_predictions(dataset: str, kind: str, p: float = P, dummy: bool = Tr
             if dummy and not peaks:
                 rows.append((vid, 0, 0, kind, subj))
     pred = pd.DataFrame(rows, columns=["video", "onset", "offset", "type", "subject"])
-    pred.attrs = {"frame_base": 0}
     return pred, n_scores
 
 
@@ -123,7 +122,7 @@ def score_megc2021(dataset: str, kind: str, p: float = P) -> dict:
         # dummies are added above for the videos the curve covers; s23/0502 (absent) only costs its FNs
         switches = {"empty_video_dummy_fp": False} if sem == "softnet" else {}
         pred, n_scores = megc2021_predictions(dataset, kind, p, dummy=sem == "softnet")
-        row = evaluate(gt, pred, sem, gt_base=1, pred_base=0, types=(kind,), **switches).table.loc[kind]
+        row = evaluate(gt, pred, sem, types=(kind,), **switches).table.loc[kind]
         out[sem] = {c: (float(row[c]) if c in ("precision", "recall", "f1") else int(row[c]))
                     for c in ("n_pred", "tp", "fp", "fn", "n_gt", "precision", "recall", "f1")}
     out["n_scores"] = n_scores

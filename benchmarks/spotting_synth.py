@@ -103,10 +103,8 @@ def run_preset(preset: str, videos: int, seconds: float, seed: int, jobs: int, w
     t_spot = time.time() - t0
     pred = pd.concat(preds, ignore_index=True)
     write_with(folder / "pred.csv", lambda tmp: pred.to_csv(tmp, index=False))
-    pred.attrs["frame_base"] = 0
     gt = gt.drop(columns=["subject"])  # training-free: subjects only matter for LOSO
-    gt.attrs["frame_base"] = 0
-    reports = {sem: evaluate(gt, pred, sem, gt_base=0, pred_base=0) for sem in ("megc2020", "softnet")}
+    reports = {sem: evaluate(gt, pred, sem) for sem in ("megc2020", "softnet")}
     return {"preset": preset, "spotter": spotter, "distractors": distractors, "videos": videos, "seconds": seconds,
             "seed": seed, "faces": len(set(faces)),
             "n_gt_me": int((gt["type"] == "me").sum()), "n_gt_mae": int((gt["type"] == "mae").sum()),

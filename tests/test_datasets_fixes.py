@@ -21,10 +21,10 @@ def test_fix_fills_missing_apex_and_is_logged():
     fixes = pd.DataFrame([{"subject": "sub04", "clip": "EP12_01f", "column": "apex", "old": "", "new": "300"}])
     out = apply_fixes(df, fixes)
     row = out[(out["subject"] == "04") & (out["clip"] == "EP12_01f")].iloc[0]
-    assert row["apex"] == 300 and row["apex0"] == 300 - row["first_frame"]
-    assert out.attrs["fixes_applied"] == [{"subject": "04", "clip": "EP12_01f", "column": "apex", "old": "",
+    assert row["apex_annot"] == 300 and row["apex"] == 300 - row["first_frame"]  # the fix is in sheet numbers
+    assert out.attrs["fixes_applied"] == [{"subject": "04", "clip": "EP12_01f", "column": "apex_annot", "old": "",
                                            "new": "300"}]
-    assert df["apex"].isna().sum() == 1  # the input is untouched
+    assert df["apex_annot"].isna().sum() == 1 and df["apex"].isna().sum() == 1  # the input is untouched
 
 
 def test_fix_with_wrong_old_value_is_refused(tmp_path):

@@ -37,7 +37,7 @@ def test_casme2_raw_layout(tmp_path):
     r0, r1, r2 = df.iloc[0], df.iloc[1], df.iloc[2]
     assert r0["frames_dir"].endswith("sub01/EP02_01f") and r0["n_frames"] == 5
     assert [Path(p).name for p in r0["frames"]] == [f"img{n}.jpg" for n in range(8, 13)]  # numeric order
-    assert (r0["first_frame"], r0["onset0"], r0["apex0"], r0["offset0"], r0["frames_ok"]) == (8, 0, 2, 4, True)
+    assert (r0["first_frame"], r0["onset"], r0["apex"], r0["offset"], r0["frames_ok"]) == (8, 0, 2, 4, True)
     assert not r1["frames_ok"]
     assert r2["frames_dir"] == ""
     probs = find_problems(df)
@@ -51,7 +51,7 @@ def test_casme2_cropped_folder_chosen_explicitly(tmp_path):
     _frames(root / "CASME2_RAW_selected" / "sub01" / "EP02_01f", range(46, 87))
     _frames(root / "Cropped" / "sub01" / "EP02_01f", range(46, 87), "reg_img{}.jpg")
     df = load("casme2", root, annotation=root / "coding.csv", frames_dir="Cropped")
-    assert Path(df["frames"].iloc[0][0]).name == "reg_img46.jpg" and df["apex0"].iloc[0] == 13
+    assert Path(df["frames"].iloc[0][0]).name == "reg_img46.jpg" and df["apex"].iloc[0] == 13
 
 
 def test_samm_layout(tmp_path):
@@ -62,7 +62,7 @@ def test_samm_layout(tmp_path):
     _frames(root / "SAMM" / "006" / "006_1_2", range(5562, 5581), "006_{:05d}.jpg")
     df = load("samm", root, annotation=root / "SAMM_Micro_FACS_Codes_v2.csv")
     r = df.iloc[0]
-    assert r["n_frames"] == 19 and (r["onset0"], r["apex0"], r["offset0"]) == (0, 8, 18) and r["frames_ok"]
+    assert r["n_frames"] == 19 and (r["onset"], r["apex"], r["offset"]) == (0, 8, 18) and r["frames_ok"]
 
 
 def test_smic_cut_and_e_layouts(tmp_path):
@@ -74,7 +74,7 @@ def test_smic_cut_and_e_layouts(tmp_path):
     df = load("smic", root, annotation=root / "SMIC-HS-E_annotation.csv")
     r = df.iloc[0]
     assert r["emotion"] == "negative" and r["apex"] is pd.NA and r["fps"] == 100
-    assert (r["first_frame"], r["onset0"], r["offset0"]) == (559730, 10, 20) and r["frames_ok"]
+    assert (r["first_frame"], r["onset"], r["offset"]) == (559730, 10, 20) and r["frames_ok"]
     cut = tmp_path / "SMIC_all_raw"
     _csv(cut / "smic.csv", ["Subject", "Filename", "OnsetFrame", "OffsetFrame", "Emotion"],
          [["s1", "s1_po_02", 100, 104, "positive"]])
@@ -92,9 +92,10 @@ def test_samm_lv_layout(tmp_path):
     _frames(root / "SAMM_longvideos" / "006_1", range(1, 8), "006_1_{:04d}.jpg")
     df = load("samm_lv", root, annotation=root / "SAMM_LongVideos_V2_Release.csv")
     r0, r1 = df.iloc[0], df.iloc[1]
-    assert (r0["onset"], r0["apex"], r0["offset"], r0["onset0"], r0["offset0"]) == (2, 4, 5, 1, 4)
+    assert (r0["onset_annot"], r0["apex_annot"], r0["offset_annot"], r0["onset"], r0["offset"]) == (2, 4, 5, 1, 4)
     assert r0["frames_ok"] and r0["n_frames"] == 7
     assert r1["apex"] is pd.NA and not r1["frames_ok"]  # onset 0 has no file (frames start at 1)
+    assert (r1["onset_annot"], r1["onset"], r1["clipped"]) == (0, 0, True)
 
 
 def test_casme_sq_layout_with_folder_quirk(tmp_path):
@@ -118,9 +119,9 @@ def test_casme_sq_layout_with_folder_quirk(tmp_path):
     df = load("casme_sq", root)
     assert list(df["video"]) == ["s15_0401", "s15_0502", "s19_0502"]
     assert df["frames_dir"].iloc[2].endswith("s19/23_0502funnyerrors")
-    assert df["offset"].iloc[1] == 3 and bool(df["offset_missing"].iloc[1])
+    assert (df["offset_annot"].iloc[1], df["offset"].iloc[1]) == (3, 2) and bool(df["offset_missing"].iloc[1])
     assert df["video_path"].iloc[0].endswith("15_0401girlcrashing.avi") and df["video_path"].iloc[1] == ""
-    assert (df["onset0"].iloc[0], df["offset0"].iloc[0]) == (2, 5) and df["frames_ok"].all()
+    assert (df["onset"].iloc[0], df["offset"].iloc[0]) == (2, 5) and df["frames_ok"].all()
     assert df["fps"].eq(30).all()
 
 
@@ -132,7 +133,7 @@ def test_casme3_layout(tmp_path):
     _frames(root / "part_A" / "RGB" / "spNO.1" / "a" / "color", range(1, 9), "{}.jpg")
     df = load("casme3", root, annotation=root / "CAS(ME)3_part_A_v2.csv")
     r = df.iloc[0]
-    assert r["frames_dir"].endswith("spNO.1/a/color") and (r["onset0"], r["offset0"]) == (2, 4)
+    assert r["frames_dir"].endswith("spNO.1/a/color") and (r["onset"], r["offset"]) == (2, 4)
     assert r["objective_class"] == 2 and r["video"] == "spNO.1_a"
 
 
@@ -149,7 +150,7 @@ def test_mmew_and_4dme_layouts(tmp_path):
          [["S01", "S01_001", 10, 12, 14, "AU4", "negative"]])
     _frames(root / "gray_micro" / "S01" / "S01_001", range(10, 15), "Frame_{:09d}.jpg")
     df = load("4dme", root, annotation=root / "4dme.csv")
-    assert df["frames_ok"].iloc[0] and df["apex0"].iloc[0] == 2
+    assert df["frames_ok"].iloc[0] and df["apex"].iloc[0] == 2
 
 
 def test_load_finds_annotation_and_reports_missing(tmp_path):

@@ -11,13 +11,13 @@ from microexp.errors import ConfigError
 from conftest import shared_path
 
 
-def test_spotting_gt_bases_real_samm_lv():
+def test_spotting_gt_zero_based_real_samm_lv():
     df = read_annotations("samm_lv", shared_path("annotations", "samm_lv", "SAMM_LongVideos_V2_Release.xlsx"))
-    one = spotting_gt(df)
-    zero = spotting_gt(df, zero_based=True)
-    assert len(one) == 502 and one.attrs["frame_base"] == 1 and zero.attrs["frame_base"] == 0
-    ok = ~df["clipped0"]
-    assert ((one["onset"] - zero["onset"])[ok] == 1).all()
+    gt = spotting_gt(df)
+    assert len(gt) == 502 and "frame_base" not in gt.attrs
+    ok = ~df["clipped"]
+    assert ((gt["onset_annot"] - gt["onset"])[ok] == 1).all()  # SAMM-LV files start at frame 1
+    assert (gt["onset"][~ok] == 0).all() and (gt["onset_annot"][~ok] == 0).all()
     iv = to_intervals(df)
     assert sum(len(v) for v in iv.values()) == 502 and len(iv) == 147
     assert all(i.onset <= i.apex <= i.offset for v in iv.values() for i in v)
@@ -69,7 +69,6 @@ def test_xlsx_ground_truth_reproduces_megc2020_table(name, fname, published):
     pred = pd.concat([read_megc2020_predictions(root / f"results_API/{prefix}_micro_txtClips/p1", "me", me_rng),
                       read_megc2020_predictions(root / f"results_API/{prefix}_macro_txtClips/p1", "mae", mae_rng)],
                      ignore_index=True)
-    pred.attrs = {"frame_base": 1}
     gt = spotting_gt(read_annotations(name, shared_path("annotations", *fname)))
     t = evaluate(gt, pred, "megc2020").table
     assert tuple(int(t.loc["overall", c]) for c in ("n_pred", "tp", "n_gt")) == published

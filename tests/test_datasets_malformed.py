@@ -85,7 +85,8 @@ def test_wellformed_reads_back_exactly(name, data):
     seen: dict[str, int] = {}
     for got, row in zip(df.itertuples(index=False), rows, strict=True):
         want = [int(float(row[c]) + 0.5) for c in FRAME_COLS[name]]
-        assert [got.onset, got.apex, got.offset] == want
+        assert [got.onset_annot, got.apex_annot, got.offset_annot] == want  # as in the sheet
+        assert [got.onset, got.apex, got.offset] == [max(0, w - got.first_frame) for w in want]  # 0-based
         if name == "casme3":  # clip = <subject>_<letter>_<k-th row of that video>
             video = f"{row[0]}_{row[1]}"
             seen[video] = seen.get(video, 0) + 1
@@ -180,4 +181,4 @@ def test_casme_sq_empty_column_does_not_shift_positions(tmp_path):
                     "2,happy1_2,10,12,0,,positive,micro-expression,happiness\n")
     df = read_annotations("casme_sq", path)
     assert list(df["emotion"]) == ["negative", "positive"] and list(df["type"]) == ["mae", "me"]
-    assert list(df["au"]) == ["", ""] and list(df["offset"]) == [608, 12]
+    assert list(df["au"]) == ["", ""] and list(df["offset_annot"]) == [608, 12] and list(df["offset"]) == [607, 11]

@@ -41,10 +41,11 @@ def test_casme2_mmnet_three_class():
 def test_casme2_2019_slash_apex_is_missing():
     df = _read("casme2", "casme2", "CASME2-coding-20190701.xlsx")
     row = df[(df["subject"] == "04") & (df["clip"] == "EP12_01f")].iloc[0]
-    assert row["apex"] is pd.NA and bool(row["apex_missing"])
-    assert df["apex"].isna().sum() == 1
+    assert row["apex_annot"] is pd.NA and row["apex"] is pd.NA and bool(row["apex_missing"])
+    assert df["apex_annot"].isna().sum() == 1
     first = df.iloc[0]
-    assert (first["onset"], first["apex"], first["offset"], first["onset0"], first["apex0"]) == (46, 59, 86, 0, 13)
+    assert (first["onset_annot"], first["apex_annot"], first["offset_annot"]) == (46, 59, 86)  # img46.jpg...
+    assert (first["onset"], first["apex"], first["offset"]) == (0, 13, 40)  # 0-based in the clip
 
 
 @pytest.mark.parametrize("fname", ["SAMM_Micro_FACS_Codes_v2.xlsx", "SAMM_20181215_Micro_FACS_Codes_v2.xlsx"])
@@ -54,7 +55,7 @@ def test_samm_header_found_by_content(fname):
     assert df["emotion"].value_counts().to_dict() == {
         "anger": 57, "other": 26, "happiness": 26, "surprise": 15, "contempt": 12, "disgust": 9, "fear": 8,
         "sadness": 6}
-    assert df["subject"].iloc[0] == "006" and df["onset"].iloc[0] == 5562
+    assert df["subject"].iloc[0] == "006" and df["onset_annot"].iloc[0] == 5562 and df["onset"].iloc[0] == 0
     p5 = read_annotations("samm_5class", shared_path(*A, "samm", fname))
     assert len(p5) == 136 and p5["subject"].nunique() == 27
 
@@ -65,10 +66,12 @@ def test_samm_lv_v2():
     assert df["type"].value_counts().to_dict() == {"mae": 343, "me": 159}
     assert df["video"].nunique() == 147 and df["subject"].nunique() == 30
     first = df.iloc[0]  # 566.4 / 647.6 / 743.2 in the file
-    assert (first["video"], first["onset"], first["apex"], first["offset"]) == ("006_1", 566, 648, 743)
+    assert (first["video"], first["onset_annot"], first["apex_annot"], first["offset_annot"]) == ("006_1", 566, 648, 743)
+    assert (first["onset"], first["apex"], first["offset"]) == (565, 647, 742)  # files start at 006_1_0001
     assert df["apex"].isna().sum() == 6  # Apex = -1
-    assert (df["onset"] == 0).sum() == 10 and df["clipped0"].sum() == 10
-    assert df["fps"].eq(200).all() and df.attrs["frame_base"] == 1
+    assert (df["onset_annot"] == 0).sum() == 10 and df["clipped"].sum() == 10
+    assert (df.loc[df["clipped"], "onset"] == 0).all() and "frame_base" not in df.attrs
+    assert df["fps"].eq(200).all()
 
 
 def test_samm_lv_matches_mdmd_ground_truth():
@@ -77,7 +80,7 @@ def test_samm_lv_matches_mdmd_ground_truth():
     ref = pd.read_csv(gt, sep=r"\s+", header=None, dtype={0: str, 1: str})
     df = _read("samm_lv", "samm_lv", "SAMM_LongVideos_V2_Release.xlsx")
     a = sorted(zip(ref[0] + "_" + ref[1], ref[3].round().astype(int), ref[5].round().astype(int), strict=True))
-    b = sorted(zip(df["video"], df["onset"].astype(int), df["offset"].astype(int), strict=True))
+    b = sorted(zip(df["video"], df["onset_annot"].astype(int), df["offset_annot"].astype(int), strict=True))
     assert a == b
 
 
@@ -97,7 +100,8 @@ def test_casme_sq():
     assert (zero["offset"] == zero["apex"]).all()
     assert df.attrs["fixes"] == ["happyiness"]
     row = df[(df["subject"] == "s15") & (df["clip"] == "anger1_1")].iloc[0]
-    assert (row["video"], row["onset0"], row["offset0"]) == ("s15_0401", 556, 607)
+    assert (row["video"], row["onset"], row["offset"]) == ("s15_0401", 556, 607)
+    assert (row["onset_annot"], row["offset_annot"]) == (557, 608)
     missing = read_annotations("casme_sq", shared_path(*A, "casme_sq", "code_final.xlsx"), offset0="missing")
     assert missing["offset"].isna().sum() == 44
 
@@ -108,7 +112,7 @@ def test_casme_sq_matches_mdmd_ground_truth():
     ref = pd.read_csv(gt, sep=r"\s+", header=None, dtype={1: str})
     df = _read("casme_sq", "casme_sq", "code_final.xlsx")
     a = sorted(zip(ref[0], ref[1], *(ref[k].astype(int) for k in (3, 4, 5)), strict=True))
-    b = sorted(zip(df["subject"], df["video_code"], *(df[c].astype(int) for c in ("onset", "apex", "offset")),
+    b = sorted(zip(df["subject"], df["video_code"], *(df[f"{c}_annot"].astype(int) for c in ("onset", "apex", "offset")),
                    strict=True))
     assert a == b
 
@@ -118,7 +122,7 @@ def test_casme3_part_a():
     assert len(df) == 4206
     assert df["type"].value_counts().to_dict() == {"mae": 3346, "me": 860}
     assert df["subject"].nunique() == 98 and df["video"].nunique() == 956
-    assert df["clipped0"].sum() == 2  # spNO.215/l and spNO.216/e start at frame 0; files start at 1
+    assert df["clipped"].sum() == 2  # spNO.215/l and spNO.216/e start at frame 0; files start at 1
     me = _read("casme3", "casme3", "cas(me)3_part_A_ME_label_JpgIndex_v2.xlsx")
     assert len(me) == 860 and (me["emotion"] == "others").sum() == 161  # 'Others' case-folded
 

@@ -40,10 +40,14 @@ def test_round_trip_and_frame_base(tmp_path):
     df = pd.DataFrame({"video": ["001_2", "sub01"], "onset": [10, 0], "offset": [20, 5], "type": ["me", "mae"]})
     path = write_megc_csv(df, tmp_path / "p.csv", frame_base=1)
     assert path.read_text().splitlines()[0] == "vid,pred_onset,pred_offset,type"
-    back = read_megc_csv(path, frame_base=1)
-    assert back.attrs["frame_base"] == 1
-    assert back["onset"].tolist() == [11, 1] and back["video"].tolist() == ["001_2", "sub01"]
+    assert path.read_text().splitlines()[1] == "001_2,11,21,me"  # the file is 1-based
+    back = read_megc_csv(path, frame_base=1)  # the table is 0-based again, the file's numbers alongside
+    assert "frame_base" not in back.attrs
+    assert back["onset"].tolist() == [10, 0] and back["onset_annot"].tolist() == [11, 1]
+    assert back["video"].tolist() == ["001_2", "sub01"]
+    pd.testing.assert_frame_equal(back[list(df.columns)], df)
     again = write_megc_csv(back, tmp_path / "q.csv", frame_base=0)
+    assert again.read_text().splitlines()[1] == "001_2,10,20,me"
     pd.testing.assert_frame_equal(read_megc_csv(again)[list(df.columns)], df)
 
 
@@ -83,19 +87,20 @@ def test_megc2020_text_files_round_trip(tmp_path):
     gt_txt = tmp_path / "all_Info.txt"
     gt_txt.write_text("s15 0401 macro-expression 557.0 572.0 608.0\n006 1 micro-expression 3562 3588 3632\n")
     gt = read_megc2020_gt(gt_txt)
-    assert gt.attrs["frame_base"] == 1
+    assert "frame_base" not in gt.attrs
     assert gt[["video", "onset", "offset", "type"]].values.tolist() == [
-        ["s15_0401", 557, 608, "mae"], ["006_1", 3562, 3632, "me"]]
+        ["s15_0401", 556, 607, "mae"], ["006_1", 3561, 3631, "me"]]
+    assert gt["onset_annot"].tolist() == [557, 3562] and gt["apex_annot"].tolist() == [572, 3588]
     write_megc2020_gt(gt, tmp_path / "again.txt")
     pd.testing.assert_frame_equal(read_megc2020_gt(tmp_path / "again.txt"), gt, check_like=True)
 
-    pred = pd.DataFrame({"video": ["s15_0401"] * 3, "onset": [1, 10, 100], "offset": [5, 30, 116], "score": 1.0})
+    pred = pd.DataFrame({"video": ["s15_0401"] * 3, "onset": [0, 9, 99], "offset": [4, 29, 115], "score": 1.0})
     write_megc2020_predictions(pred, tmp_path / "p1")
-    assert (tmp_path / "p1" / "s15_0401.txt").read_text().splitlines()[0] == "1 5 1.0"
+    assert (tmp_path / "p1" / "s15_0401.txt").read_text().splitlines()[0] == "1 5 1.0"  # 1-based on disk
     me = read_megc2020_predictions(tmp_path / "p1", "micro", length_range=(7, 16))
     assert me[["onset", "offset"]].values.tolist() == []  # lengths 5, 21, 17: none in 7..16
     mae = read_megc2020_predictions(tmp_path / "p1", "macro", length_range=(17, None))
-    assert mae[["onset", "offset", "type"]].values.tolist() == [[10, 30, "mae"], [100, 116, "mae"]]
+    assert mae[["onset", "offset", "type"]].values.tolist() == [[9, 29, "mae"], [99, 115, "mae"]]
 
 
 def test_real_mdmd_files_parse():
@@ -104,7 +109,8 @@ def test_real_mdmd_files_parse():
     samm = read_megc2020_gt(root / "dataset_new/data/SAMM_MEGC_Sets/all_Info.txt")
     assert len(cas) == 357 and len(samm) == 502
     assert cas["type"].value_counts().to_dict() == {"mae": 300, "me": 57}
-    assert ((samm["type"] == "mae") & (samm["onset"] == 0)).sum() == 10
+    assert ((samm["type"] == "mae") & (samm["onset_annot"] == 0)).sum() == 10
+    assert ((samm["type"] == "mae") & (samm["onset"] == -1)).sum() == 10  # annotated 0 = before frame 1
     raw = read_megc2020_predictions(root / "results_API/ME2_micro_txtClips/p1", "me")
     assert raw["video"].nunique() <= 98 and len(raw) == 24648  # metrics.md §6.1 step 4: unfiltered count
 

@@ -151,26 +151,32 @@ def test_greedy_order_uses_scores_then_onset():
     assert tp["pred_onset"].tolist() == [0]  # ascending (onset, offset) without scores
 
 
-def test_frame_bases_are_aligned():
-    gt = _df([("v", 2, 3, "me")])        # 1-based
-    pred = _df([("v", 1, 2, "me")])      # the same frames, 0-based
-    assert evaluate(gt, pred, gt_base=1, pred_base=0).table.loc["me", "tp"] == 1
-    assert evaluate(gt, pred, gt_base=1, pred_base=1).table.loc["me", "tp"] == 0  # off by one: IoU 1/3
-    pred.attrs["frame_base"] = 0
-    gt.attrs["frame_base"] = 1
+def test_files_are_converted_to_zero_based_once(tmp_path):
+    from microexp.eval.megc_io import read_megc_csv
+
+    (tmp_path / "gt.csv").write_text("vid,onset,offset,type\nv,2,3,me\n")  # 1-based file
+    (tmp_path / "pred.csv").write_text("vid,pred_onset,pred_offset,type\nv,1,2,me\n")  # the same frames, 0-based
+    gt, pred = read_megc_csv(tmp_path / "gt.csv", 1), read_megc_csv(tmp_path / "pred.csv", 0)
+    assert (gt["onset"].iloc[0], gt["onset_annot"].iloc[0]) == (1, 2) and "frame_base" not in gt.attrs
     assert evaluate(gt, pred).table.loc["me", "tp"] == 1
+    assert evaluate(read_megc_csv(tmp_path / "gt.csv", 0), pred).table.loc["me", "tp"] == 0  # off by one: IoU 1/3
 
 
 def test_cas_offset0_and_samm_onset0_rules():
-    gt = pd.DataFrame({"video": ["s15_0101", "011_6", "011_6"], "onset": [100, 0, 300], "apex": [110, 50, 350],
-                       "offset": [0, 150, 450], "type": ["mae", "mae", "mae"]})
-    pred = _df([("s15_0101", 100, 110, "mae"), ("011_6", 300, 450, "mae")])
-    r = evaluate(gt, pred, "megc2020", gt_base=1, pred_base=1)
+    # 0-based frames, the 1-based numbers as annotated alongside (CAS offset 0 and SAMM onset 0 = not annotated)
+    annot = {"onset_annot": [100, 0, 300], "apex_annot": [110, 50, 350], "offset_annot": [0, 150, 450]}
+    gt = pd.DataFrame({"video": ["s15_0101", "011_6", "011_6"], "onset": [99, -1, 299], "apex": [109, 49, 349],
+                       "offset": [-1, 149, 449], "type": ["mae", "mae", "mae"], **annot})
+    pred = _df([("s15_0101", 99, 109, "mae"), ("011_6", 299, 449, "mae")])
+    r = evaluate(gt, pred, "megc2020")
     assert _counts(r, "mae") == (2, 2, 0, 1, 3)  # offset 0 -> apex 110 makes the CAS row a TP
-    r = evaluate(gt, pred, "softnet", gt_base=1, pred_base=1)
+    r = evaluate(gt, pred, "softnet")
     assert _counts(r, "mae") == (2, 2, 0, 0, 2) and r.ignored["gt_samm_macro_onset0"] == 1
-    with pytest.raises(AnnotationError, match="row 0: offset 0 is before onset 100"):
-        evaluate(gt, pred, gt_base=1, pred_base=1, cas_offset0_to_apex=False)
+    with pytest.raises(AnnotationError, match="row 0: offset -1 is before onset 99"):
+        evaluate(gt, pred, cas_offset0_to_apex=False)
+    # without the annotated columns a 0-based table has no annotated zeros: nothing is replaced or dropped
+    r = evaluate(gt.drop(columns=list(annot)).iloc[1:], pred, "softnet")
+    assert r.ignored["gt_samm_macro_onset0"] == 0 and r.table.loc["mae", "n_gt"] == 2
 
 
 def test_per_dataset_rows():

@@ -4,6 +4,7 @@ store refuses a run with another fingerprint, run_experiment resumes and keys re
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -117,3 +118,36 @@ def test_run_experiment_resumes_and_keys_by_fold(tmp_path):
     assert {k: v["twice"] for k, v in r2.results.items()} == {"s0": 0, "s1": 2, "s2": 4, "s3": 6}
     with pytest.raises(Exception, match="share one key"):
         run_experiment([folds[0], folds[0]], double, FoldStore(tmp_path / "d", "fp"))
+
+
+def test_parse_data_spec_is_the_one_reader_of_data_options():
+    from microexp.datasets.registry import parse_data_spec
+
+    assert parse_data_spec("composite-flow:/d/htnet") == ("composite-flow", Path("/d/htnet"))
+    assert parse_data_spec("CASME_SQ:/x", kinds=("casme_sq",)) == ("casme_sq", Path("/x"))
+    assert parse_data_spec("/suite", default="synth") == ("synth", Path("/suite"))
+    for bad in ("/suite", "x:", ":/d"):
+        with pytest.raises(ConfigError):
+            parse_data_spec(bad)
+    with pytest.raises(ConfigError, match="supported: composite-flow"):
+        parse_data_spec("samm:/d", kinds=("composite-flow",))
+
+
+def test_one_definition_of_shared_helpers():
+    """One owner per helper: the copies removed in this package must stay removed."""
+    import microexp.datasets.common as common
+    import microexp.datasets.frames as frames
+    import microexp.eval.protocol as protocol
+    import microexp.io.frames as io_frames
+    import microexp.prepare as prepare
+    import microexp.recognition.loso as rloso
+    from microexp.datasets import smic
+    from microexp.datasets.composite import COMPOSITE_CLASSES
+    from microexp.datasets.composite_flow import COMPOSITE_CLASSES as flow_classes
+
+    assert frames.VIDEO_SUFFIXES is io_frames.VIDEO_SUFFIXES and frames.list_frames is io_frames.list_frames
+    assert not hasattr(common, "natural_key") and not hasattr(common, "list_frames")
+    assert not hasattr(protocol, "loso_splits") and not hasattr(rloso, "_fingerprint") and not hasattr(rloso, "_safe")
+    assert not hasattr(prepare, "list_videos") and not hasattr(prepare, "report_dict")
+    assert not hasattr(smic, "CLASSES") and flow_classes is COMPOSITE_CLASSES and rloso.CLASSES is COMPOSITE_CLASSES
+    assert io_frames.natural_key("img2") < io_frames.natural_key("img10") < io_frames.natural_key("IMG11")

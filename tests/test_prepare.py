@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from microexp.cli.main import app
 from microexp.errors import ConfigError, InputError
-from microexp.prepare import list_videos, prepare_dataset
+from microexp.prepare import prepare_dataset, source_videos
 
 from conftest import shared_path
 
@@ -111,7 +111,7 @@ def test_dataset_source_finds_the_videos_on_disk(tmp_path):
         d.mkdir(parents=True)
         for i in range(CLIP_FRAMES):
             cv2.imwrite(str(d / f"img{i + 1}.jpg"), frames[k * 30 + i])
-    videos, missing = list_videos("casme_sq", root)
+    videos, missing = source_videos("casme_sq", root)
     assert [(n, fps) for n, _, fps in videos] == [("rawpic/s15/15_0401girlcrashing", 30.0),
                                                   ("rawpic/s15/15_0502funnyerrors", 30.0)]
     assert missing and "s15/s15_0401" not in missing  # annotated videos without frames are listed
@@ -125,19 +125,19 @@ def test_suite_lists_its_videos_not_the_folder(tmp_path):
     (tmp_path / "extra.mp4").write_bytes(b"not listed, never read")
     pd.DataFrame({"video": [c.stem for c in clips] + [clips[0].stem], "onset": [1, 2, 3],
                   "fps": [30, 25, 30]}).to_csv(tmp_path / "index.csv", index=False)
-    videos, _ = list_videos("synth", tmp_path)  # a CSV naming videos without the suffix
+    videos, _ = source_videos("synth", tmp_path)  # a CSV naming videos without the suffix
     assert [(n, fps) for n, _, fps in videos] == [("clip0.mp4", 30.0), ("clip1.mp4", 25.0)]
     (tmp_path / "suite.json").write_text(json.dumps({"synthetic": True, "videos": ["clip1"]}))
-    videos, _ = list_videos("synth", tmp_path, fps=50)  # write_suite's suite.json wins
+    videos, _ = source_videos("synth", tmp_path, fps=50)  # write_suite's suite.json wins
     assert [(n, fps) for n, _, fps in videos] == [("clip1.mp4", 50.0)]
 
 
 def test_source_errors(tmp_path):
     with pytest.raises(InputError, match="folder not found"):
-        list_videos("videos", tmp_path / "absent")
+        source_videos("videos", tmp_path / "absent")
     with pytest.raises(InputError, match="no videos"):
-        list_videos("videos", tmp_path)
+        source_videos("videos", tmp_path)
     with pytest.raises(ConfigError, match="derived flow images"):
-        list_videos("composite", tmp_path)
+        source_videos("composite", tmp_path)
     with pytest.raises(ConfigError, match="at least 16"):
         prepare_dataset("videos", tmp_path, tmp_path / "c", size=8)

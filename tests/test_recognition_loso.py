@@ -132,3 +132,17 @@ def test_flip_and_schedules():
     assert [lr_factor(cfg, e) for e in (0, 28, 29, 39)] == [1, 1, pytest.approx(0.1), pytest.approx(0.1)]
     exp = TrainConfig(epochs=74, schedule="exp", gamma=0.987, decay_epochs=50)
     assert lr_factor(exp, 73) == pytest.approx(0.987 ** 50)
+
+
+def test_inner_val_fold_does_not_depend_on_the_other_requested_folds(tmp_path):
+    """A fold's validation subjects and predictions are the same alone or after another fold (inner-val)."""
+    data = synthetic()
+    kw = dict(select="inner-val", train_config=FAST, n_val_subjects=2, seed=4)
+    run_loso("ststnet", data, tmp_path / "alone", subjects=["samm/006"], **kw)
+    run_loso("ststnet", data, tmp_path / "after", subjects=["smic/s02", "casme2/sub02", "samm/006"], **kw)
+    alone = json.loads((tmp_path / "alone" / "folds" / "samm__6.json").read_text())["result"]
+    after = json.loads((tmp_path / "after" / "folds" / "samm__6.json").read_text())["result"]
+    assert alone["val_subjects"] == after["val_subjects"] and len(alone["val_subjects"]) == 2
+    assert alone["pred"] == after["pred"] and alone["final_loss"] == after["final_loss"]
+    run_json = json.loads((tmp_path / "alone" / "run.json").read_text())
+    assert run_json["subjects"] == ["casme2/1", "casme2/2", "samm/6", "samm/7", "smic/1", "smic/2"]

@@ -265,7 +265,8 @@ def test_casme2_sheet_matches_oracle(rows):
         return
     assert not bad, f"reader accepted bad row(s) {sorted(bad)}:\n{text}"
     got = [(c, None if pd.isna(a) else int(a), None if pd.isna(b) else int(b), None if pd.isna(e) else int(e), m)
-           for c, a, b, e, m in zip(df["clip"], df["onset"], df["apex"], df["offset"], df["emotion"], strict=True)]
+           for c, a, b, e, m in zip(df["clip"], df["onset_annot"], df["apex_annot"], df["offset_annot"], df["emotion"],
+                                     strict=True)]
     assert got == good
 
 
@@ -327,7 +328,7 @@ def test_every_reader_gives_a_checked_table_or_a_typed_error(name, data):
         raise AssertionError(f"{name}: untyped {type(err).__name__}: {err}\n{text}") from err
     lines = [ln for ln in text.splitlines() if ln.strip(", \t")]
     assert 0 < len(df) <= len(lines)
-    for col in ("onset", "apex", "offset"):
+    for col in ("onset", "apex", "offset", "onset_annot", "apex_annot", "offset_annot"):
         v = df[col].dropna()
         assert ((v >= 0) & (v <= SHEET_MAX_FRAME)).all(), (col, v.tolist())
 

@@ -13,14 +13,14 @@ folder (the videos its CSV lists), or ``videos`` plus a plain folder of videos a
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
 from microexp.errors import ConfigError, InputError
 from microexp.experiments.executor import LocalExecutor, TaskResult
-from microexp.io.video import IMAGE_SUFFIXES, VIDEO_SUFFIXES
+from microexp.io.frames import IMAGE_SUFFIXES, VIDEO_SUFFIXES
 
 PLAIN_SOURCES = ("videos", "synth")
 _PATH_COLUMNS = ("video", "video_path", "path", "file", "filename")
@@ -68,8 +68,8 @@ def prepare_video(job: VideoJob) -> dict:
             "cached": bool(seq.from_cache)}
 
 
-def list_videos(source: str, root: str | Path, fps: float | None = None) -> tuple[list[tuple[str, Path, float | None]],
-                                                                                  list[str]]:
+def source_videos(source: str, root: str | Path, fps: float | None = None
+                  ) -> tuple[list[tuple[str, Path, float | None]], list[str]]:
     """``[(name, path, fps)]`` of every distinct video of the source, plus names of samples without frames."""
     root = Path(root)
     if not root.exists():
@@ -187,12 +187,12 @@ def prepare_dataset(source: str, root: str | Path, cache_dir: str | Path, *, exe
                     progress: Callable[[int, int | None], None] | None = None) -> PrepareReport:
     """Build (or find) the crop cache entry of every video of ``source``; one executor task per video.
 
-    ``executor`` is a ``microexp.executor`` executor (default: in-process). Never raises for a single bad
+    ``executor`` is a ``microexp.experiments`` executor (default: in-process). Never raises for a single bad
     video: its row has ``status == 'failed'`` and the error; raises only when the source lists no video.
     """
     if size < 16:
         raise ConfigError(f"crop size must be at least 16, got {size}")
-    videos, missing = list_videos(source, root, fps)
+    videos, missing = source_videos(source, root, fps)
     cache = str(Path(cache_dir).resolve())
     jobs = [VideoJob(name, str(Path(p).absolute()), rate, size, cache) for name, p, rate in videos]
     ex = executor or LocalExecutor()
@@ -208,10 +208,3 @@ def prepare_dataset(source: str, root: str | Path, cache_dir: str | Path, *, exe
             row.update(status="failed", frames=0, face_frames=0, key="")
         report.rows.append(row)
     return report
-
-
-def report_dict(report: PrepareReport) -> dict:
-    """JSON-ready summary (counts, then rows) for the CLI's report file."""
-    d = asdict(report)
-    d["counts"] = {s: report.count(s) for s in ("built", "cached", "failed")}
-    return d

@@ -40,9 +40,9 @@ def spotting_cmd(
     switches = _parse_switches(switch)
     if iou is not None:
         switches["iou_threshold"] = iou
-    g, gb = _read_gt(gt, gt_base)
+    g = _read_gt(gt, gt_base)
     p = _read_pred(pred, pred_base)
-    report = evaluate(g, p, semantics, gt_base=gb, pred_base=pred_base, **switches)
+    report = evaluate(g, p, semantics, **switches)
     typer.echo(_settings_line(report.settings))
     typer.echo(_fmt(report.table))
     if report.per_dataset is not None:
@@ -128,10 +128,10 @@ def _read_gt(path: Path, base: int | None):
     if not path.exists():
         raise InputError("no such ground-truth file", path)
     if path.suffix.lower() == ".txt":
-        df = read_megc2020_gt(path)
-        return df, 1 if base is None else base
-    base = 0 if base is None else base
-    return read_megc_csv(path, base), base
+        if base not in (None, 1):
+            raise ConfigError("all_Info.txt is 1-based; --gt-base 0 does not apply to it")
+        return read_megc2020_gt(path)
+    return read_megc_csv(path, 0 if base is None else base)
 
 
 def _read_pred(path: Path, base: int):

@@ -81,7 +81,6 @@ def register(app: typer.Typer) -> None:
         executor: str = typer.Option("local", "--executor", help="local (this machine) or ray (one task per fold)"),
         workers: int = typer.Option(1, "--workers", help="local: fold processes (1 = in-process); ray: local cluster CPUs"),
         address: str | None = typer.Option(None, "--address", help="ray: 'auto' or ray://HOST:PORT of a running cluster"),
-        gpus_per_fold: float = typer.Option(0, "--gpus-per-fold", help="ray: GPUs each fold task asks for"),
     ):
         """Train one model per held-out subject; write predictions.csv, summary.json and confusion.png."""
         from microexp.eval.protocol import check_select_mode
@@ -105,8 +104,8 @@ def register(app: typer.Typer) -> None:
         from microexp.experiments.executor import make_executor
 
         # one torch thread per fold everywhere: fold results then match byte for byte across executors
-        with make_executor(executor, workers=workers, address=address, gpus_per_task=gpus_per_fold,
-                           threads_per_task=1) as ex, progress_bar(f"LOSO {model} [{select}]") as update:
+        with make_executor(executor, workers=workers, address=address, threads_per_task=1) as ex, \
+                progress_bar(f"LOSO {model} [{select}]") as update:
             summary = run_loso(model, flows, out, select=select, seed=seed, subjects=subs, train_config=tcfg,
                                model_overrides=over, n_val_subjects=val_subjects, executor=ex,
                                progress=update)

@@ -5,13 +5,8 @@ folder and adds frame paths and fps. Derived sets: ``load_composite_flow`` / ``l
 (HTNet layout) and ``load_lbptop`` / ``load_hoof`` (ACII19 feature zips). See docs/datasets.md.
 """
 
-from microexp.datasets.composite_flow import (
-    COMPOSITE_CLASSES,
-    COMPOSITE_EMOTION_MAP,
-    COMPOSITE_LABELS,
-    load_composite_apex,
-    load_composite_flow,
-)
+from microexp.datasets.composite import COMPOSITE_CLASSES, COMPOSITE_EMOTION_MAP, COMPOSITE_LABELS
+from microexp.datasets.composite_flow import load_composite_apex, load_composite_flow
 from microexp.datasets.features import load_feature_set, load_hoof, load_lbp_magnified, load_lbptop
 from microexp.datasets.fixes import apply_fixes
 from microexp.datasets.long_video import list_videos, spotting_gt, to_intervals

@@ -2,7 +2,7 @@
 
 All frame numbers in the Part A sheets are text (one is a number); they are parsed strictly. Frames on disk
 are ``RGB/spNO.1/a/color/<n>.jpg`` starting at 1, so two rows with onset 0 (spNO.215/l, spNO.216/e) get
-``clipped0 = True``. Emotions are case-folded (``others`` and ``Others`` both occur).
+``clipped = True``. Emotions are case-folded (``others`` and ``Others`` both occur).
 """
 
 from __future__ import annotations

@@ -43,18 +43,18 @@ def find_problems(df: pd.DataFrame) -> pd.DataFrame:
         iv = ["video", "onset", "apex", "offset", "type"]
         out += _rows(df, df.duplicated(iv, keep="first") & ~df.duplicated(keys, keep="first"),
                      "duplicated interval (same video, frames and type)")
-    for col in ("onset", "offset"):
-        out += _rows(df, df[col].isna(), f"{col} not annotated")
+    on, ap, off = (df[f"{c}_annot"] if f"{c}_annot" in df.columns else df[c] for c in ("onset", "apex", "offset"))
+    for col, v in (("onset", on), ("offset", off)):
+        out += _rows(df, v.isna(), f"{col} not annotated")
     if "apex" in df.columns and "apex_missing" in df.columns:
-        out += _rows(df, df["apex_missing"], "apex not annotated" + (" (filled)" if df["apex"].notna().all() else ""))
+        out += _rows(df, df["apex_missing"], "apex not annotated" + (" (filled)" if ap.notna().all() else ""))
     if "offset_missing" in df.columns:
         out += _rows(df, df["offset_missing"], "offset = 0 in the file (not annotated)"
                      + (f"; filled with {df.attrs.get('offset0')}" if df.attrs.get("offset0") == "apex" else ""))
-    out += _rows(df, df["offset"] < df["onset"], "offset before onset")
-    apex_out = (df["apex"] < df["onset"]) | (df["apex"] > df["offset"])
-    out += _rows(df, apex_out, "apex outside [onset, offset]")
-    if "clipped0" in df.columns:
-        out += _rows(df, df["clipped0"], "frame before the first frame; 0-based index clipped to 0")
+    out += _rows(df, off < on, "offset before onset")
+    out += _rows(df, (ap < on) | (ap > off), "apex outside [onset, offset]")
+    if "clipped" in df.columns:
+        out += _rows(df, df["clipped"], "frame before the first frame; 0-based index clipped to 0")
     if "frames_dir" in df.columns:
         missing = df["frames_dir"] == ""
         if missing.all():

@@ -4,8 +4,10 @@ Conventions (documented in docs/datasets.md):
 * subject ids are strings in one canonical form per dataset: casme2 ``'01'``, samm / samm_lv ``'006'``, smic
   ``'s01'``, casme_sq ``'s15'``, casme3 ``'spNO.1'``, casme3_c / mmew / 4dme ``'01'``, dfme ``'0003'``; ``subject_key`` prefixes the dataset (``'casme2/01'``) so
   LOSO folds of different datasets never merge.
-* frame numbers are kept as the dataset numbers them (nullable ``Int64``; missing = ``<NA>``); the 0-based
-  conversion is ``index = frame - first_frame`` with ``first_frame`` stored per row (see ``add_zero_based``).
+* ``onset, apex, offset`` are 0-based indices into the clip's sorted frame list, like every table the library
+  returns; the numbers as annotated are kept in ``onset_annot, apex_annot, offset_annot`` (nullable ``Int64``;
+  missing = ``<NA>``). The conversion is ``index = annotated - first_frame`` with ``first_frame`` stored per
+  row (see ``index_frames``); this module is the one place that converts a dataset's numbering.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from microexp.errors import AnnotationError, InputError
 
 STANDARD_COLUMNS = ("dataset", "subject", "clip", "onset", "apex", "offset", "type", "emotion", "au")
 FRAME_COLUMNS = ("onset", "apex", "offset")
+#: The numbers as annotated, one column per frame column (``onset`` -> ``onset_annot``).
+ANNOT_COLUMNS = tuple(f"{c}_annot" for c in FRAME_COLUMNS)
 #: Largest frame number accepted (about four months at 200 fps); larger values are typos or overflow and
 #: would wrap around in the ``Int64`` columns.
 MAX_FRAME = 2**31 - 1
@@ -299,9 +303,10 @@ def parse_sheet(path, dataset: str, cols: Iterable[Col], sheet=0) -> pd.DataFram
 
 def finish(df: pd.DataFrame, dataset: str, path, *, fps: float | None, first_frame="onset",
            extra_attrs: dict | None = None) -> pd.DataFrame:
-    """Standard columns first, dtypes set, ``subject_key``, ``fps``, the 0-based columns and provenance attrs.
+    """Standard columns first, dtypes set, ``subject_key``, ``fps``, 0-based frames and provenance attrs.
 
-    ``first_frame`` is the frame number that becomes index 0: ``"onset"`` for cut clips whose folder starts
+    ``df`` holds the annotated numbers in ``onset/apex/offset``; they move to ``*_annot`` and ``onset/apex/
+    offset`` become 0-based (:func:`index_frames`). ``first_frame`` is the frame number that becomes index 0: ``"onset"`` for cut clips whose folder starts
     at the onset (CASME II, SAMM, SMIC), an int for long videos (1 for ``img1.jpg``). ``load`` replaces it by
     the smallest frame number found on disk.
     """
@@ -318,46 +323,31 @@ def finish(df: pd.DataFrame, dataset: str, path, *, fps: float | None, first_fra
     if "fps" not in df.columns:
         df["fps"] = np.nan if fps is None else float(fps)
     df["subject_key"] = [subject_key(dataset, s) for s in df["subject"]]
-    add_zero_based(df)
-    rest = [c for c in df.columns if c not in STANDARD_COLUMNS]
-    df = df[list(STANDARD_COLUMNS) + rest].reset_index(drop=True)
-    df.attrs = {"dataset": dataset, "source": str(path), "md5": file_md5(path), "frame_base": 1,
-                **(extra_attrs or {})}
+    for col, annot in zip(FRAME_COLUMNS, ANNOT_COLUMNS, strict=True):
+        df[annot] = df[col]
+    index_frames(df)
+    first = list(STANDARD_COLUMNS) + list(ANNOT_COLUMNS)
+    df = df[first + [c for c in df.columns if c not in first]].reset_index(drop=True)
+    df.attrs = {"dataset": dataset, "source": str(path), "md5": file_md5(path), **(extra_attrs or {})}
     return df
 
 
-def add_zero_based(df: pd.DataFrame) -> pd.DataFrame:
-    """Add ``onset0, apex0, offset0`` = frame - first_frame: the index into the clip's sorted frame list.
+def index_frames(df: pd.DataFrame) -> pd.DataFrame:
+    """Set 0-based ``onset, apex, offset`` = annotated - first_frame: the index into the clip's frame list.
 
-    A frame before ``first_frame`` (SAMM-LV macro rows with onset 0) gets index 0 and ``clipped0 = True``.
+    A frame before ``first_frame`` (SAMM-LV macro rows with onset 0) gets index 0 and ``clipped = True``.
     """
     clipped = pd.Series(False, index=df.index)
-    for col in FRAME_COLUMNS:
-        z = (df[col] - df["first_frame"]).astype("Int64")
+    for col, annot in zip(FRAME_COLUMNS, ANNOT_COLUMNS, strict=True):
+        z = (df[annot] - df["first_frame"]).astype("Int64")
         neg = (z < 0).fillna(False)
         clipped |= neg
-        df[f"{col}0"] = z.mask(neg, 0)
-    df["clipped0"] = clipped.astype(bool)
+        df[col] = z.mask(neg, 0)
+    df["clipped"] = clipped.astype(bool)
     return df
-
-
-def natural_key(name: str) -> list:
-    """Sort key that orders ``img2`` before ``img10`` (spec §1 rule 5)."""
-    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", name)]
 
 
 def frame_number(name: str) -> int | None:
     """The last integer in a frame file name (``reg_img46.jpg`` -> 46, ``006_05562.jpg`` -> 5562)."""
     nums = re.findall(r"\d+", Path(name).stem)
     return int(nums[-1]) if nums else None
-
-
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
-
-
-def list_frames(folder: Path) -> list[Path]:
-    """Image files of a frame folder, sorted numerically."""
-    if not folder.is_dir():
-        return []
-    files = [p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
-    return sorted(files, key=lambda p: natural_key(p.name))

@@ -19,25 +19,21 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from microexp.datasets.common import norm_subject, subject_key
-from microexp.errors import AnnotationError, InputError
+from microexp.datasets.composite import (
+    COMPOSITE_CLASSES,
+    COMPOSITE_EMOTION_MAP,
+    COMPOSITE_LABELS,
+    read_composite,
+)
+from microexp.errors import InputError
 
-#: Official MEGC2019 composite labels (recognition guideline PDF): 0 negative, 1 positive, 2 surprise.
-COMPOSITE_CLASSES = ("negative", "positive", "surprise")
-COMPOSITE_LABELS = {name: i for i, name in enumerate(COMPOSITE_CLASSES)}
-
-#: Per-dataset emotion -> composite class (guideline footnotes: CASME II negative = disgust + repression only).
-COMPOSITE_EMOTION_MAP = {
-    "casme2": {"disgust": "negative", "repression": "negative", "happiness": "positive", "surprise": "surprise"},
-    "samm": {"anger": "negative", "contempt": "negative", "disgust": "negative", "fear": "negative",
-             "sadness": "negative", "happiness": "positive", "surprise": "surprise"},
-    "smic": {"negative": "negative", "positive": "positive", "surprise": "surprise"},
-}
+__all__ = ["COMPOSITE_CLASSES", "COMPOSITE_EMOTION_MAP", "COMPOSITE_LABELS", "load_composite_apex",
+           "load_composite_flow", "read_composite_list", "read_flow_png"]
 
 LIST_NAME = "combined_3_class2_for_optical_flow.csv"
+LIST_COLUMNS = ["dataset", "subject", "clip", "emotion", "label", "sub", "imagename", "subject_key", "sample"]
 FLOW_DIR = Path("datasets") / "STSNet_whole_norm_u_v_os"
 APEX_DIR = Path("datasets") / "combined_datasets_whole"
-DATASETS = ("casme2", "samm", "smic")
 
 
 def find_htnet_root(root: str | Path) -> Path:
@@ -52,48 +48,9 @@ def find_htnet_root(root: str | Path) -> Path:
 
 
 def read_composite_list(path: str | Path) -> pd.DataFrame:
-    """Read the HTNet composite list; columns ``dataset, subject, clip, emotion, label, sub, imagename``."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError("composite list not found", path)
-    if path.stat().st_size == 0:
-        raise AnnotationError("composite list is empty", path)
-    try:
-        df = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as err:
-        raise AnnotationError(f"cannot parse composite list ({type(err).__name__})", path) from None
-    df.columns = [str(c).strip() for c in df.columns]
-    for col in ("dataset", "sub", "filename_o", "label"):
-        if col not in df.columns:
-            raise AnnotationError(f"missing column {col!r}", path)
-    rows = []
-    for i, r in enumerate(df.itertuples(index=False), start=2):
-        ds = r.dataset.strip().lower()
-        if ds not in DATASETS:
-            raise AnnotationError(f"column 'dataset' row {i}: unknown dataset {r.dataset!r}", path)
-        lab = r.label.strip()
-        if lab not in ("0", "1", "2"):
-            raise AnnotationError(f"column 'label' row {i}: {lab!r} is not 0, 1 or 2", path)
-        try:
-            subject = norm_subject(ds, r.sub)
-        except ValueError:
-            raise AnnotationError(f"column 'sub' row {i}: bad subject {r.sub!r}", path) from None
-        clip = r.filename_o.strip()
-        if not clip:
-            raise AnnotationError(f"column 'filename_o' row {i}: empty clip name", path)
-        image = getattr(r, "imagename", "") or f"{r.sub.strip()}_{clip}.jpg"
-        rows.append({"dataset": ds, "subject": subject, "clip": clip, "emotion": COMPOSITE_CLASSES[int(lab)],
-                     "label": int(lab), "sub": r.sub.strip(), "imagename": image.strip()})
-    if not rows:
-        raise AnnotationError("composite list has no rows", path)
-    out = pd.DataFrame(rows)
-    dup = out.duplicated(["dataset", "subject", "clip"])
-    if dup.any():
-        r = out[dup].iloc[0]
-        raise AnnotationError(f"duplicated sample {r['dataset']}/{r['sub']}/{r['clip']}", path)
-    out["subject_key"] = [subject_key(d, s) for d, s in zip(out["dataset"], out["subject"], strict=True)]
-    out["sample"] = out["sub"] + "_" + out["clip"]  # HTNet / STSTNet sample name, e.g. sub01_EP02_01f
-    return out
+    """The HTNet list through the one composite reader, as ``dataset, subject, clip, emotion, label, sub,
+    imagename, subject_key, sample`` (``sample`` names the flow image, ``imagename`` the apex crop)."""
+    return read_composite(path)[LIST_COLUMNS]
 
 
 def htnet_sample_name(dataset: str, subject: str, clip: str) -> str:
@@ -109,6 +66,14 @@ def _imread_rgb(path: Path) -> np.ndarray:
     if img is None:
         raise InputError("cannot read image", path)
     return img[:, :, ::-1]
+
+
+def read_flow_png(path: str | Path, size: int = 28) -> np.ndarray:
+    """One u/v/strain PNG (stored RGB) -> 3 x size x size float32 in [0, 1]; another size is an InputError."""
+    img = _imread_rgb(Path(path))
+    if img.shape[:2] != (size, size):
+        raise InputError(f"flow image is {img.shape[1]}x{img.shape[0]}, expected {size}x{size}", path)
+    return np.ascontiguousarray(img.transpose(2, 0, 1), dtype=np.float32) / 255.0
 
 
 def flow_image_path(root: Path, sub: str, clip: str) -> Path:
@@ -134,12 +99,9 @@ def load_composite_flow(root: str | Path) -> tuple[np.ndarray, pd.DataFrame]:
         p = flow_image_path(root, sub, clip)
         if not p.is_file():
             raise InputError(f"flow image missing for sample {sub}_{clip}", p)
-        img = _imread_rgb(p)
-        if img.shape[:2] != (28, 28):
-            raise InputError(f"flow image is {img.shape[1]}x{img.shape[0]}, expected 28x28", p)
-        xs.append(img.transpose(2, 0, 1))
+        xs.append(read_flow_png(p))
         paths.append(str(p))
-    X = np.stack(xs).astype(np.float32) / 255.0
+    X = np.stack(xs)
     index = index.assign(path=paths)
     return X, _order(index)
 

@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from microexp.datasets.common import norm_subject, subject_key
-from microexp.datasets.composite_flow import COMPOSITE_CLASSES
+from microexp.datasets.composite import COMPOSITE_CLASSES
 from microexp.errors import AnnotationError, InputError
 
 LBPTOP_SETTINGS = ("LBPTOP_TIM10_333_4", "LBPTOP_TIM10_333_8", "LBPTOP_TIM64_333_4", "LBPTOP_TIM64_333_8")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from microexp.datasets.common import FRAME_COLUMNS, add_zero_based, clean_text, norm_subject
+from microexp.datasets.common import FRAME_COLUMNS, clean_text, index_frames, norm_subject
 from microexp.errors import AnnotationError
 
 FIX_COLUMNS = ("subject", "clip", "column", "old", "new")
@@ -40,6 +40,8 @@ def apply_fixes(df: pd.DataFrame, fixes: pd.DataFrame | str | Path) -> pd.DataFr
     applied = list(df.attrs.get("fixes_applied", []))
     for i, f in enumerate(table.to_dict("records"), start=2):
         col = clean_text(f["column"])
+        if col in FRAME_COLUMNS:  # a fix is written against the sheet: it changes the annotated number
+            col = f"{col}_annot"
         if col not in out.columns:
             raise AnnotationError(f"fix row {i}: unknown column {col!r}", src)
         try:
@@ -55,7 +57,7 @@ def apply_fixes(df: pd.DataFrame, fixes: pd.DataFrame | str | Path) -> pd.DataFr
             raise AnnotationError(f"fix row {i}: {col} of {subject}/{f['clip']} is {cur_text!r}, "
                                   f"the fix expects {clean_text(f['old'])!r}", src)
         new = clean_text(f["new"])
-        if col in FRAME_COLUMNS:
+        if col.endswith("_annot") and col[:-6] in FRAME_COLUMNS:
             try:
                 out.at[hit[0], col] = pd.NA if new == "" else int(new)
             except ValueError:
@@ -64,7 +66,7 @@ def apply_fixes(df: pd.DataFrame, fixes: pd.DataFrame | str | Path) -> pd.DataFr
             out.at[hit[0], col] = new
         applied.append({"subject": subject, "clip": clean_text(f["clip"]), "column": col, "old": cur_text,
                         "new": new})
-    if any(a["column"] in FRAME_COLUMNS for a in applied):
-        add_zero_based(out)
+    if any(a["column"].endswith("_annot") for a in applied):
+        index_frames(out)
     out.attrs = {**df.attrs, "fixes_applied": applied, "fix_source": str(src)}
     return out

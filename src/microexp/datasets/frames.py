@@ -4,7 +4,8 @@ A layout is a list of relative-path templates per row (``sub{subject}/{clip}`` f
 that holds them (``CASME2_RAW_selected``, ``Cropped``, ``SMIC-E_raw image/HS_long/SMIC-HS-E`` ...) is found by
 trying every folder up to three levels below the root and keeping the one where most rows resolve, so a
 researcher can point at the folder they received. Frame files are sorted numerically, and the 0-based index of
-a frame is its position in that list (``onset0`` etc.), which stays right even when numbering has gaps.
+a frame is its position in that list (``onset`` etc.; the number as annotated stays in ``onset_annot``), which
+stays right even when numbering has gaps.
 """
 
 from __future__ import annotations
@@ -17,10 +18,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from microexp.datasets.common import IMAGE_SUFFIXES, frame_number, list_frames
+from microexp.datasets.common import frame_number
 from microexp.errors import InputError
-
-VIDEO_SUFFIXES = (".avi", ".mp4", ".mov", ".mkv", ".wmv")
+from microexp.io.frames import IMAGE_SUFFIXES, VIDEO_SUFFIXES, list_frames
 
 
 def _subject_variants(subject: str) -> list[str]:
@@ -139,10 +139,10 @@ def frame_table(folder: Path) -> tuple[list[str], np.ndarray]:
 
 def attach_frames(df: pd.DataFrame, name: str, root: str | Path, frames_dir: str | Path | None = None
                   ) -> pd.DataFrame:
-    """Add ``frames_dir, n_frames, frames`` and recompute ``first_frame`` / ``onset0..offset0`` from disk.
+    """Add ``frames_dir, n_frames, frames`` and recompute ``first_frame`` and 0-based ``onset..offset`` from disk.
 
     ``frames_ok`` is True when onset, apex and offset (where annotated) are all present among the files.
-    Rows whose folder is missing keep the annotation-only 0-based columns and ``frames_dir = ''``.
+    Rows whose folder is missing keep the 0-based frames computed from the annotation and ``frames_dir = ''``.
     """
     root = Path(root)
     if not root.is_dir():
@@ -165,7 +165,7 @@ def attach_frames(df: pd.DataFrame, name: str, root: str | Path, frames_dir: str
                            for _, r in df.iterrows()]
     cache: dict[Path, tuple[list[str], np.ndarray]] = {}
     dirs, counts, lists, oks = [], [], [], []
-    first, z = list(df["first_frame"]), {c: list(df[f"{c}0"]) for c in ("onset", "apex", "offset")}
+    first, z = list(df["first_frame"]), {c: list(df[c]) for c in ("onset", "apex", "offset")}
     for i, folder in enumerate(folders):
         if folder is None:
             dirs.append("")
@@ -183,7 +183,7 @@ def attach_frames(df: pd.DataFrame, name: str, root: str | Path, frames_dir: str
         if len(nums):
             first[i] = int(nums.min())
         for c in ("onset", "apex", "offset"):
-            v = df[c].iat[i]
+            v = df[f"{c}_annot"].iat[i]
             if v is pd.NA:
                 continue
             pos = np.flatnonzero(nums == int(v))
@@ -199,7 +199,7 @@ def attach_frames(df: pd.DataFrame, name: str, root: str | Path, frames_dir: str
     df["frames_ok"] = oks
     df["first_frame"] = pd.array(first, dtype="Int64")
     for c in ("onset", "apex", "offset"):
-        df[f"{c}0"] = pd.array(z[c], dtype="Int64")
+        df[c] = pd.array(z[c], dtype="Int64")
     return df
 
 

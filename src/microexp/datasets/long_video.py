@@ -10,36 +10,33 @@ from pathlib import Path
 import pandas as pd
 
 from microexp.datasets.common import frame_number as _frame_number
-from microexp.datasets.common import list_frames
 from microexp.datasets.frames import candidate_bases
 from microexp.errors import ConfigError, InputError
+from microexp.io.frames import list_frames
 from microexp.records import Interval
 
-GT_COLUMNS = ["dataset", "subject", "video", "onset", "apex", "offset", "type", "fps"]
+GT_COLUMNS = ["dataset", "subject", "video", "onset", "apex", "offset", "type", "fps",
+              "onset_annot", "apex_annot", "offset_annot"]
 
 
-def spotting_gt(df: pd.DataFrame, zero_based: bool = False) -> pd.DataFrame:
-    """``dataset, subject, video, onset, apex, offset, type, fps`` for ``microexp.eval.spotting``.
+def spotting_gt(df: pd.DataFrame) -> pd.DataFrame:
+    """``dataset, subject, video, onset, apex, offset, type, fps`` (0-based) for ``microexp.eval.spotting``.
 
-    ``zero_based=False`` keeps the annotated numbers (``attrs['frame_base'] = 1``, what the MEGC2020 scorer
-    uses); ``True`` gives indices into the sorted frame list (``onset0`` ...; ``frame_base = 0``). Rows without
+    The annotated numbers ride along in ``*_annot`` (the MEGC rules on annotated 0s read them). Rows without
     onset or offset are dropped and counted in ``attrs['dropped']``.
     """
     if "video" not in df.columns:
         raise ConfigError(f"{df.attrs.get('dataset', 'this dataset')} has no long videos (no 'video' column)")
-    cols = ("onset0", "apex0", "offset0") if zero_based else ("onset", "apex", "offset")
-    out = df[["dataset", "subject", "video", *cols, "type", "fps"]].copy()
-    out.columns = GT_COLUMNS
+    out = df[GT_COLUMNS].copy()
     keep = out["onset"].notna() & out["offset"].notna()
     out = out[keep].reset_index(drop=True)
-    out.attrs = {"source": df.attrs.get("source"), "md5": df.attrs.get("md5"), "frame_base": 0 if zero_based else 1,
-                 "dropped": int((~keep).sum())}
+    out.attrs = {"source": df.attrs.get("source"), "md5": df.attrs.get("md5"), "dropped": int((~keep).sum())}
     return out
 
 
 def to_intervals(df: pd.DataFrame) -> dict[str, list[Interval]]:
     """Per video, the annotated expressions as 0-based inclusive ``Interval`` records (apex <NA> -> midpoint)."""
-    gt = spotting_gt(df, zero_based=True)
+    gt = spotting_gt(df)
     out: dict[str, list[Interval]] = {}
     for r in gt.itertuples(index=False):
         on, off = int(r.onset), int(r.offset)

@@ -96,6 +96,25 @@ def spec(name: str) -> DatasetSpec:
     return REGISTRY[key]
 
 
+def parse_data_spec(text: str, *, default: str | None = None, kinds: tuple[str, ...] | None = None
+                    ) -> tuple[str, Path]:
+    """``NAME:ROOT`` (what every ``--data`` option takes) -> (lower-case name, ROOT).
+
+    A bare folder gets ``default`` (an error without one); ``kinds`` lists the names the caller accepts.
+    """
+    name, sep, root = str(text).partition(":")
+    if not sep:
+        if default is None:
+            raise ConfigError(f"data must look like NAME:FOLDER, got {text!r}")
+        name, root = default, str(text)
+    name = name.strip().lower()
+    if not name or not root.strip():
+        raise ConfigError(f"data must look like NAME:FOLDER, got {text!r}")
+    if kinds is not None and name not in kinds:
+        raise ConfigError(f"unknown data kind {name!r}; supported: {', '.join(kinds)}")
+    return name, Path(root)
+
+
 def read_annotations(name: str, path: str | Path, **options) -> pd.DataFrame:
     """Read one annotation file of dataset ``name`` into the standard table (see docs/datasets.md)."""
     s = spec(name)
@@ -142,7 +161,7 @@ def load(name: str, root: str | Path, *, annotation: str | Path | None = None,
     """Find the annotation file inside ``root``, read it and add each sample's frames, video path and fps.
 
     Adds ``frames_dir, n_frames, frames, frames_ok`` (and ``video_path`` for CAS(ME)^2) and recomputes
-    ``first_frame`` and ``onset0/apex0/offset0`` from the files on disk. ``annotation`` overrides the file,
+    ``first_frame`` and the 0-based ``onset/apex/offset`` from the files on disk. ``annotation`` overrides the file,
     ``frames_dir`` the frame folder (absolute or relative to ``root``).
     """
     from microexp.datasets.frames import attach_frames, casme_sq_video_paths

@@ -19,7 +19,6 @@ from microexp.datasets.common import Col, finish, parse_sheet
 from microexp.errors import AnnotationError, ConfigError
 
 FPS = {"hs": 100.0, "vis": 25.0, "nir": 25.0}
-CLASSES = ("negative", "positive", "surprise")
 _CODE = {"ne": "negative", "po": "positive", "sur": "surprise", "su": "surprise"}
 
 COLUMNS = (

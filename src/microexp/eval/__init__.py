@@ -1,6 +1,7 @@
-"""Evaluation: spotting scorer (three published semantics), STRS, recognition metrics, LOSO protocol, file formats.
+"""Evaluation: spotting scorer (three published semantics), STRS, recognition metrics, model selection, file formats.
 
 Modules: ``spotting`` (``evaluate``), ``strs`` (``evaluate_strs``), ``recognition`` (``evaluate``),
-``protocol`` (``loso_splits``, ``normalize_subject``, ``SELECT_MODES``), ``megc_io`` (interval files),
-``reclog`` (per-sample recognition logs).
+``protocol`` (``SELECT_MODES``, ``select_epoch``), ``megc_io`` (interval files; the one converter between a
+file's frame numbering and 0-based tables), ``reclog`` (per-sample recognition logs). LOSO splits live in
+``microexp.experiments``.
 """

@@ -1,8 +1,12 @@
 """Readers and writers for spotting intervals: the MEGC submission CSV and the MEGC2020 baseline text files.
 
-Frames are kept as the file numbers them; the frame base (0 or 1) is an explicit argument of every reader
-and is stored in ``df.attrs['frame_base']`` so the scorer can align a 1-based ground truth with 0-based
-predictions (an off-by-one costs real F1). ``df.attrs['source']`` names the file for error messages.
+Tables are 0-based like every table the library returns; files are numbered as their format says. This module
+is the one place that converts: every reader takes the file's base (``frame_base``: 0 or 1; the MEGC2020
+text files are always 1-based) and returns 0-based ``onset/offset`` plus the file's numbers in
+``onset_annot/offset_annot`` when the file is 1-based (ground truth readers also ``apex_annot``), which the
+MEGC rules on annotated 0s read; every writer takes 0-based tables and writes the file's base. An annotated 0 in a 1-based file becomes
+frame -1 (before the first frame), so scores match the published scorers exactly. ``df.attrs['source']``
+names the file for error messages.
 """
 
 from __future__ import annotations
@@ -103,7 +107,8 @@ def check_intervals(df: pd.DataFrame, path=None, *, what: str = "intervals", row
 
 def read_megc_csv(path: str | Path, frame_base: int = 0, *, need_type: bool = True) -> pd.DataFrame:
     """Read ``vid,pred_onset,pred_offset,type`` or ``vid,onset,offset,type`` (or ``video,...``) plus any extra
-    columns (score, subject, apex, emotion, confidence...). Returns columns video, onset, offset, type, extras.
+    columns (score, subject, apex, emotion, confidence...). Returns columns video, onset, offset, type, extras,
+    with 0-based frames; ``frame_base`` says how the file numbers them (its numbers stay in ``*_annot``).
     """
     path = Path(path)
     _check_base(frame_base, path)
@@ -139,9 +144,30 @@ def read_megc_csv(path: str | Path, frame_base: int = 0, *, need_type: bool = Tr
     if "subject" in df.columns:
         df["subject"] = df["subject"].astype(str)
     cols = [c for c in INTERVAL_COLUMNS if c in df.columns]
-    df = df[cols + [c for c in df.columns if c not in cols]].reset_index(drop=True)
-    df.attrs = {"source": str(path), "frame_base": frame_base}
+    df = to_zero_based(df[cols + [c for c in df.columns if c not in cols]].reset_index(drop=True), frame_base)
+    df.attrs = {"source": str(path)}
     return df
+
+
+def to_zero_based(df: pd.DataFrame, base: int) -> pd.DataFrame:
+    """File numbers -> 0-based ``onset/apex/offset``; a 1-based file's numbers are kept in ``*_annot`` columns."""
+    out = df.copy()
+    if base == 0:
+        return out
+    for col in ("onset", "apex", "offset"):
+        if col in out.columns:
+            out[f"{col}_annot"] = out[col]
+            out[col] = out[col] - base
+    return out
+
+
+def from_zero_based(df: pd.DataFrame, base: int) -> pd.DataFrame:
+    """0-based ``onset/apex/offset`` -> the numbering of a file with ``base`` (0 or 1)."""
+    out = df.copy()
+    for col in ("onset", "apex", "offset"):
+        if col in out.columns:
+            out[col] = out[col] + base
+    return out
 
 
 def _record_lines(path: Path) -> list[int] | None:
@@ -171,25 +197,21 @@ def _record_lines(path: Path) -> list[int] | None:
     return [n for n, _ in body[1:]]
 
 
-def write_megc_csv(df: pd.DataFrame, path: str | Path, frame_base: int | None = None) -> Path:
-    """Write the MEGC submission CSV ``vid,pred_onset,pred_offset,type``.
+def write_megc_csv(df: pd.DataFrame, path: str | Path, frame_base: int = 0) -> Path:
+    """Write the MEGC submission CSV ``vid,pred_onset,pred_offset,type`` from a 0-based table.
 
-    Frames are converted from ``df.attrs['frame_base']`` (default 0) to ``frame_base`` (default: same).
+    ``frame_base`` is the numbering the file gets (0, the default, or 1 for a 1-based submission).
     """
-    src_base = int(df.attrs.get("frame_base", 0))
-    dst_base = src_base if frame_base is None else frame_base
-    _check_base(dst_base, path)
-    d = check_intervals(df, path, what="intervals to write")
-    shift = dst_base - src_base
-    out = pd.DataFrame({"vid": d["video"], "pred_onset": d["onset"] + shift, "pred_offset": d["offset"] + shift,
-                        "type": d["type"]})
+    _check_base(frame_base, path)
+    d = from_zero_based(check_intervals(df, path, what="intervals to write"), frame_base)
+    out = pd.DataFrame({"vid": d["video"], "pred_onset": d["onset"], "pred_offset": d["offset"], "type": d["type"]})
     return write_with(path, lambda tmp: out.to_csv(tmp, index=False))
 
 
 # ---- MEGC2020 baseline (MDMD, R1) text files ----------------------------------------------------------
 
 def read_megc2020_gt(path: str | Path) -> pd.DataFrame:
-    """``all_Info.txt``: ``subject video type onset apex offset`` per line (floats allowed), 1-based frames."""
+    """``all_Info.txt``: ``subject video type onset apex offset`` per line (floats allowed, 1-based) -> 0-based."""
     path = Path(path)
     if not path.is_file():
         raise InputError("no such ground-truth file", path)
@@ -205,14 +227,14 @@ def read_megc2020_gt(path: str | Path) -> pd.DataFrame:
                      "onset": frames[0], "apex": frames[1], "offset": frames[2]})
     df = pd.DataFrame(rows, columns=["subject", "video", "type", "onset", "apex", "offset"])
     df = check_intervals(df, path, what="ground truth", row_offset=1, allow_reversed=True)
-    df = df[["video", "onset", "offset", "type", "subject", "apex"]]
-    df.attrs = {"source": str(path), "frame_base": 1}
+    df = to_zero_based(df[["video", "onset", "offset", "type", "subject", "apex"]], 1)
+    df.attrs = {"source": str(path)}
     return df
 
 
 def write_megc2020_gt(df: pd.DataFrame, path: str | Path) -> Path:
-    """Write ``all_Info.txt`` lines; video ids ``<subject>_<video>`` are split back into two fields."""
-    d = check_intervals(df, path, what="ground truth", allow_reversed=True)
+    """Write ``all_Info.txt`` lines (1-based) from a 0-based table; ids ``<subject>_<video>`` are split in two."""
+    d = from_zero_based(check_intervals(df, path, what="ground truth", allow_reversed=True), 1)
     kind = {"me": "micro-expression", "mae": "macro-expression"}
     lines = []
     for r in d.itertuples(index=False):
@@ -225,7 +247,7 @@ def write_megc2020_gt(df: pd.DataFrame, path: str | Path) -> Path:
 
 def read_megc2020_predictions(folder: str | Path, kind: str, length_range: tuple[int, int | None] | None = None
                               ) -> pd.DataFrame:
-    """One MDMD prediction folder (``<subj>_<vid>.txt`` files of ``on off score`` lines, 1-based).
+    """One MDMD prediction folder (``<subj>_<vid>.txt`` files of ``on off score`` lines, 1-based) -> 0-based.
 
     ``length_range=(lo, hi)`` keeps inclusive lengths ``lo <= off-on+1 <= hi`` (``hi=None``: no upper bound),
     the typing rule the MDMD baseline applies before scoring.
@@ -258,13 +280,14 @@ def read_megc2020_predictions(folder: str | Path, kind: str, length_range: tuple
         if hi is not None:
             keep &= length <= hi
         df = df[keep].reset_index(drop=True)
-    df.attrs = {"source": str(folder), "frame_base": 1}
+    df = to_zero_based(df, 1)
+    df.attrs = {"source": str(folder)}
     return df
 
 
 def write_megc2020_predictions(df: pd.DataFrame, folder: str | Path) -> list[Path]:
-    """One ``<video>.txt`` per video with ``on off score`` lines (score 1.0 when absent)."""
-    d = check_intervals(df, folder, what="predictions", need_type=False)
+    """One ``<video>.txt`` per video with ``on off score`` lines (1-based; score 1.0 when absent)."""
+    d = from_zero_based(check_intervals(df, folder, what="predictions", need_type=False), 1)
     folder = Path(folder)
     written = []
     for vid, g in d.groupby("video", sort=True):

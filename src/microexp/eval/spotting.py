@@ -139,16 +139,17 @@ def iou_matrix(p_on, p_off, g_on, g_off, zero_length_iou_zero: bool = False) -> 
     return iou
 
 
-def evaluate(gt: pd.DataFrame, pred: pd.DataFrame, semantics: str = "megc2020", *, gt_base: int | None = None,
-             pred_base: int | None = None, types=("me", "mae"), **switches) -> SpottingReport:
-    """Score typed predictions against typed ground truth.
+def evaluate(gt: pd.DataFrame, pred: pd.DataFrame, semantics: str = "megc2020", *, types=("me", "mae"),
+             **switches) -> SpottingReport:
+    """Score typed predictions against typed ground truth, both with 0-based frames.
 
     ``gt``/``pred`` need ``video, onset, offset, type`` (``pred`` may carry ``score``; either may carry
-    ``subject``, ``dataset``, ``apex``). Frame bases default to ``df.attrs['frame_base']`` or 0; predictions
-    are moved into the ground truth's base before scoring.
+    ``subject``, ``dataset``, ``apex``). The rules on annotated 0s (CAS offset 0, SAMM macro onset 0) read the
+    ground truth's ``offset_annot``/``onset_annot``/``apex_annot`` columns (the dataset loaders and the
+    ``megc_io`` readers keep them); a table without them has no annotated 0s.
     """
     settings = resolve_settings(semantics, **switches)
-    g, p, ignored = prepare(gt, pred, settings, gt_base=gt_base, pred_base=pred_base)
+    g, p, ignored = prepare(gt, pred, settings)
     g = g[g["kind"].isin(types)]
     p = p[p["kind"].isin(types)]
     counts, pairs, log, ign = match_prepared(g, p, settings)
@@ -156,20 +157,18 @@ def evaluate(gt: pd.DataFrame, pred: pd.DataFrame, semantics: str = "megc2020", 
     return build_report(counts, pairs, log, settings, g, p, ignored)
 
 
-def prepare(gt: pd.DataFrame, pred: pd.DataFrame, settings: SpottingSettings, *, gt_base=None, pred_base=None,
+def prepare(gt: pd.DataFrame, pred: pd.DataFrame, settings: SpottingSettings, *,
             need_type: bool = True) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
-    """Validate, apply the GT switches, align frame bases and add ``key`` (video id) and ``kind`` columns."""
-    gt_base = _base(gt, gt_base)
-    pred_base = _base(pred, pred_base)
+    """Validate, apply the GT switches and add ``key`` (video id) and ``kind`` columns (0-based frames)."""
     g = check_intervals(gt, what="ground truth", need_type=need_type, allow_reversed=True)
     p = check_intervals(pred, what="predictions", need_type=need_type)
     src = gt.attrs.get("source")
     ignored = {}
-    annotated = 1 - gt_base  # add to a frame to get its 1-based annotated number
-    if settings.cas_offset0_to_apex and (g["offset"] + annotated == 0).any():
+    offset_annot0 = _annotated_zero(g, "offset")
+    if settings.cas_offset0_to_apex and offset_annot0.any():
         if "apex" not in g.columns:
             raise AnnotationError("ground truth has offset 0 rows but no apex column to replace them", src)
-        zero = (g["offset"] + annotated == 0) & g["apex"].notna() & (g["apex"] + annotated != 0)
+        zero = offset_annot0 & g["apex"].notna() & ~_annotated_zero(g, "apex")
         g.loc[zero, "offset"] = g.loc[zero, "apex"].astype("int64")
     rev = g["offset"] < g["onset"]
     if rev.any():
@@ -178,12 +177,9 @@ def prepare(gt: pd.DataFrame, pred: pd.DataFrame, settings: SpottingSettings, *,
             f"ground truth row {i}: offset {g.at[i, 'offset']} is before onset {g.at[i, 'onset']}", src)
     if settings.drop_samm_macro_onset0 and need_type:
         samm = _is_samm(g)
-        drop = samm & (g["type"] == "mae") & (g["onset"] + annotated == 0)
+        drop = samm & (g["type"] == "mae") & _annotated_zero(g, "onset")
         ignored["gt_samm_macro_onset0"] = int(drop.sum())
         g = g[~drop]
-    if pred_base != gt_base:
-        p["onset"] += gt_base - pred_base
-        p["offset"] += gt_base - pred_base
     g["kind"] = g["type"] if need_type else "all"
     p["kind"] = p["type"] if need_type else "all"
     use_subject = "subject" in g.columns and "subject" in p.columns
@@ -340,11 +336,12 @@ def _pooled(counts: pd.DataFrame, kinds) -> pd.DataFrame:
     return metrics_from_counts(by)
 
 
-def _base(df: pd.DataFrame, given) -> int:
-    base = df.attrs.get("frame_base", 0) if given is None else given
-    if base not in (0, 1):
-        raise ConfigError(f"frame base must be 0 or 1, got {base!r}")
-    return int(base)
+def _annotated_zero(g: pd.DataFrame, col: str) -> pd.Series:
+    """Rows whose ``col`` was annotated as 0 (``<col>_annot``); all False when the column is absent."""
+    annot = f"{col}_annot"
+    if annot not in g.columns:
+        return pd.Series(False, index=g.index)
+    return (pd.to_numeric(g[annot], errors="coerce") == 0).fillna(False).astype(bool)
 
 
 def _is_samm(g: pd.DataFrame) -> pd.Series:

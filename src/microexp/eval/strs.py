@@ -60,9 +60,8 @@ class StrsReport:
 
 
 def evaluate_strs(gt: pd.DataFrame, pred: pd.DataFrame, *, emotions=None, kind: str | None = None,
-                  semantics: str = "strs", gt_base: int | None = None, pred_base: int | None = None,
-                  **switches) -> StrsReport:
-    """STRS of ``pred`` (video, onset, offset, emotion[, type, subject]) against ``gt`` (same columns).
+                  semantics: str = "strs", **switches) -> StrsReport:
+    """STRS of ``pred`` (video, onset, offset, emotion[, type, subject]) against ``gt`` (same columns, 0-based).
 
     ``kind`` ('me'/'mae') restricts both sides to one type; by default types are ignored, as in R4.
     ``emotions`` fixes the analysis classes (default: every emotion in the ground truth, as in R4).
@@ -75,7 +74,7 @@ def evaluate_strs(gt: pd.DataFrame, pred: pd.DataFrame, *, emotions=None, kind: 
             raise AnnotationError(f"{name} row {df.index[empty][0]}: empty emotion", df.attrs.get("source"))
     settings = resolve_settings(semantics, **switches)
     need_type = kind is not None
-    g, p, ignored = prepare(gt, pred, settings, gt_base=gt_base, pred_base=pred_base, need_type=need_type)
+    g, p, ignored = prepare(gt, pred, settings, need_type=need_type)
     if need_type:
         g, p = g[g["kind"] == kind].assign(kind="all"), p[p["kind"] == kind].assign(kind="all")
     g = g.assign(emotion=g["emotion"].map(_emotion))

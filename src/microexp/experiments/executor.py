@@ -220,20 +220,23 @@ def _lost(name: str, index: int, err: BaseException) -> TaskResult:
 
 
 class RayExecutor(_Base):
-    """One Ray task per item. Joins ``address`` (``auto`` or ``ray://HOST:PORT``) or starts a local cluster."""
+    """One Ray task per item. Joins ``address`` (``auto`` or ``ray://HOST:PORT``) or starts a local cluster.
+
+    Tasks reserve CPUs only: every training loop here runs on the CPU (byte-identical folds on any worker), so
+    reserving GPUs would only idle them.
+    """
 
     kind = "ray"
 
-    def __init__(self, address: str | None = None, workers: int | None = None, gpus_per_task: float = 0,
-                 cpus_per_task: float = 1, threads_per_task: int | None = None, max_retries: int = 1):
+    def __init__(self, address: str | None = None, workers: int | None = None, cpus_per_task: float = 1,
+                 threads_per_task: int | None = None, max_retries: int = 1):
         try:
             import ray
         except ImportError:
             raise ConfigError("--executor ray needs Ray: pip install 'microexp[ray]'") from None
-        if gpus_per_task < 0 or cpus_per_task < 0:
+        if cpus_per_task < 0:
             raise ConfigError("resources per task must not be negative")
         self._ray = ray
-        self.gpus_per_task = float(gpus_per_task)
         self.cpus_per_task = float(cpus_per_task)
         self.max_retries = int(max_retries)
         self.threads_per_task = threads_per_task
@@ -250,19 +253,13 @@ class RayExecutor(_Base):
                 raise ConfigError(f"cannot start or join a Ray cluster at {address or 'local'}: "
                                   f"{str(err).splitlines()[0] if str(err) else type(err).__name__}") from None
             self._started = True
-        if self.gpus_per_task > 0:
-            have = float(ray.cluster_resources().get("GPU", 0))
-            if have < self.gpus_per_task:
-                self.close()
-                raise ConfigError(f"each task asks for {self.gpus_per_task:g} GPU but the Ray cluster has {have:g}")
 
     def imap(self, fn: Callable, items: Iterable, names: list[str] | None = None) -> Iterator[TaskResult]:
         """Results as tasks finish; a task whose worker died comes back failed with Ray's reason."""
         ray = self._ray
         items = list(items)
         names = _names(items, names)
-        remote = ray.remote(run_task).options(num_cpus=self.cpus_per_task, num_gpus=self.gpus_per_task,
-                                              max_retries=self.max_retries)
+        remote = ray.remote(run_task).options(num_cpus=self.cpus_per_task, max_retries=self.max_retries)
         fn_ref = ray.put(fn)
         refs = {remote.remote(fn_ref, item, name, i, self.threads_per_task): i for i, (item, name) in enumerate(zip(items, names, strict=True))}
         pending = list(refs)
@@ -298,9 +295,9 @@ def _check_reachable(address: str) -> None:
 
 
 def make_executor(kind: str = "local", workers: int = 1, address: str | None = None,
-                  gpus_per_task: float = 0, threads_per_task: int | None = None) -> LocalExecutor | RayExecutor:
+                  threads_per_task: int | None = None) -> LocalExecutor | RayExecutor:
     """``local`` (``workers`` processes; 1 = in-process) or ``ray`` (``address``, or a local cluster with
-    ``workers`` CPUs when more than 1, all CPUs otherwise); ``gpus_per_task`` only applies to Ray.
+    ``workers`` CPUs when more than 1, all CPUs otherwise).
 
     ``threads_per_task`` pins each task's torch/OpenCV threads (and is the CPUs a Ray task reserves); LOSO
     passes 1 so that a fold gives the same bytes wherever it runs.
@@ -310,11 +307,9 @@ def make_executor(kind: str = "local", workers: int = 1, address: str | None = N
     if kind == "local":
         if address:
             raise ConfigError("--address only applies to --executor ray")
-        if gpus_per_task:
-            raise ConfigError("GPUs per task only apply to --executor ray (a local run uses what torch sees)")
         return LocalExecutor(workers, threads_per_task=threads_per_task)
     if kind == "ray":
         return RayExecutor(address=address, workers=workers if workers and workers > 1 else None,
-                           gpus_per_task=gpus_per_task, cpus_per_task=threads_per_task or 1,
+                           cpus_per_task=threads_per_task or 1,
                            threads_per_task=threads_per_task)
     raise ConfigError(f"unknown executor {kind!r}; choose from {', '.join(KINDS)}")

@@ -54,13 +54,10 @@ DATA_KINDS = ("composite-flow", "casme2", "samm", "smic", "casme3")
 
 
 def parse_data_spec(spec: str) -> tuple[str, Path]:
-    """``NAME:DIR`` -> (NAME, DIR), e.g. ``composite-flow:../shared/realdata/htnet`` or ``casme2:/data/CASME2``."""
-    kind, sep, rest = spec.partition(":")
-    if not sep or not rest:
-        raise ConfigError(f"data spec must look like 'NAME:DIR' (NAME one of {', '.join(DATA_KINDS)}), got {spec!r}")
-    if kind not in DATA_KINDS:
-        raise ConfigError(f"unknown data kind {kind!r}; supported: {', '.join(DATA_KINDS)}")
-    return kind, Path(rest)
+    """``NAME:DIR`` for recognition (``composite-flow:../shared/realdata/htnet``, ``casme2:/data/CASME2``)."""
+    from microexp.datasets.registry import parse_data_spec as parse
+
+    return parse(spec, kinds=DATA_KINDS)
 
 
 def read_flow_png(path: Path) -> np.ndarray:

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from microexp.datasets.composite_flow import COMPOSITE_CLASSES as CLASSES
+from microexp.datasets.composite import COMPOSITE_CLASSES as CLASSES
 from microexp.errors import InputError
 from microexp.eval.protocol import check_select_mode, select_epoch, selection_label
 from microexp.eval.recognition import evaluate_log
@@ -200,14 +200,13 @@ def _megc_log(log: pd.DataFrame, label: str, classes=CLASSES) -> str:
 
 
 def _plot_confusion(log: pd.DataFrame, label: str, arch: str, m: dict, path: Path, classes=CLASSES) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    """Confusion matrix with the selection label and UF1/UAR in the title (object-oriented matplotlib)."""
+    from matplotlib.figure import Figure
     from sklearn.metrics import confusion_matrix
 
     cm = confusion_matrix(log["true"], log["pred"], labels=list(classes))
-    fig, ax = plt.subplots(figsize=(4.2, 4.0), dpi=110)
+    fig = Figure(figsize=(4.2, 4.0), dpi=110)
+    ax = fig.subplots()
     ax.imshow(cm, cmap="Blues")
     for i in range(len(classes)):
         for j in range(len(classes)):
@@ -220,4 +219,3 @@ def _plot_confusion(log: pd.DataFrame, label: str, arch: str, m: dict, path: Pat
     ax.set_title(f"{arch} LOSO [{label}]\nUF1 {m['uf1']:.4f}  UAR {m['uar']:.4f}", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, format="png")
-    plt.close(fig)

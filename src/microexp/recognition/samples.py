@@ -182,7 +182,9 @@ def load_dataset_set(name: str, root: str | Path, protocol: str, spec: InputSpec
         fps = float(r["fps"]) if "fps" in r and pd.notna(r["fps"]) else 30.0
         seq = get_or_build_crops(r["frames_dir"], fps=fps, size=spec.crop, cache_dir=cache_dir,
                                  config=TrackConfig(size=spec.crop, check_s=max(0.2, 2.0 / fps)))
-        on, ap, off = int(r["onset0"]), int(r["apex0"]) if pd.notna(r["apex0"]) else None, int(r["offset0"])
+        # onset/apex/offset are 0-based positions in the clip's sorted frame list (the annotated numbers are
+        # in *_annot)
+        on, ap, off = int(r["onset"]), int(r["apex"]) if pd.notna(r["apex"]) else None, int(r["offset"])
         if ap is None or not seq.face[on] or not seq.face[ap]:
             skipped.append(f"{r['subject']}/{r['clip']}: no face on the onset or apex frame")
             continue
@@ -190,7 +192,7 @@ def load_dataset_set(name: str, root: str | Path, protocol: str, spec: InputSpec
         xs.append(clip_input(files, on, ap, off, seq.transforms[on], spec))
         rows.append({"dataset": name, "subject": str(r["subject"]), "clip": str(r["clip"]),
                      "label": int(r["label"]), "emotion": r["emotion"], "sample": f"{r['subject']}_{r['clip']}",
-                     "subject_key": subject_key(name, r["subject"]), "onset0": on, "apex0": ap, "offset0": off})
+                     "subject_key": subject_key(name, r["subject"]), "onset": on, "apex": ap, "offset": off})
         if progress is not None:
             progress(k + 1, total)
     if not xs:

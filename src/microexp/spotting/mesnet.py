@@ -312,7 +312,7 @@ def _choose_threshold(model: MESNet, seqs, spans, train_cfg) -> float:
         rows = [(str(i), iv.onset, iv.offset, "me") for i, d in enumerate(raw)
                 for iv in _finish(d, thr, model.cfg.t_nms, "me")]
         pred = pd.DataFrame(rows, columns=["video", "onset", "offset", "type"])
-        f1 = float(evaluate(gt, pred, train_cfg.select_semantics, gt_base=0, pred_base=0, types=("me",))
+        f1 = float(evaluate(gt, pred, train_cfg.select_semantics, types=("me",))
                    .table.loc["me", "f1"]) if len(gt) else 0.0
         if f1 > best_f1:
             best, best_f1 = thr, f1

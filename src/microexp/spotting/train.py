@@ -125,7 +125,7 @@ def _load_registry(name: str, root: Path) -> SpotData:
     videos = [SpotVideo(str(v), str(g["subject"].iloc[0]), str(g["_src"].iloc[0]), float(s.fps))
               for v, g in df.groupby("video", sort=True)]
     gt = pd.DataFrame({"video": df["video"].astype(str), "subject": df["subject"].astype(str),
-                       "onset": df["onset0"].astype(int), "offset": df["offset0"].astype(int),
+                       "onset": df["onset"].astype(int), "offset": df["offset"].astype(int),
                        "type": df["type"].astype(str)})
     return SpotData(f"{s.name}:{root.name}", videos, gt.reset_index(drop=True))
 
@@ -297,7 +297,7 @@ def choose_p(curves: dict[str, np.ndarray], gt: pd.DataFrame, kind: str, k: int,
         if g.empty:
             scores[float(p)] = 0.0
             continue
-        scores[float(p)] = float(evaluate(g, pred, semantics, gt_base=0, pred_base=0, types=(kind,)).table.loc[kind, "f1"])
+        scores[float(p)] = float(evaluate(g, pred, semantics, types=(kind,)).table.loc[kind, "f1"])
     best = max(scores, key=lambda q: (scores[q], q))
     return best, scores
 
@@ -443,13 +443,11 @@ def run_loso(arch: str, data: SpotData, out: str | Path, cfg: SpotTrainConfig | 
             progress(i + 1, len(todo))
     pred = pd.concat(preds, ignore_index=True) if preds else pd.DataFrame(
         columns=["video", "onset", "offset", "type", "score", "subject"])
-    pred.attrs = {"frame_base": 0}
     write_megc_csv(pred, out / "predictions.csv")
     gt = data.gt[data.gt["subject"].isin(todo)].copy()
-    gt.attrs = {"frame_base": 0}
     tables = {}
     for sem in ("megc2020", "softnet"):
-        t = evaluate(gt, pred, sem, gt_base=0, pred_base=0).table
+        t = evaluate(gt, pred, sem).table
         tables[sem] = t
         write_with(out / f"megc_{sem}.csv", lambda tmp, t=t: t.to_csv(tmp))
     fit_s = sum(k.get("fit_s", 0.0) for f in infos for k in f["kinds"].values() if isinstance(k, dict))

@@ -87,7 +87,6 @@ def labels_frame(events: list[Event], vid: str) -> pd.DataFrame:
     rows = [(vid, e.onset, e.apex, e.offset, e.kind, e.emotion, e.au) for e in events if e.labelled]
     df = pd.DataFrame(rows, columns=LABEL_COLUMNS)
     df = df.astype({"onset": int, "apex": int, "offset": int})
-    df.attrs["frame_base"] = 0
     return df
 
 
@@ -195,7 +194,6 @@ def write_suite(directory: str | Path, n_videos: int = 20, preset: str = "casme_
     write_json(directory / "suite.json", {"synthetic": True, "preset": preset, "n_videos": n_videos,
                                           "seed": seed, "faces": faces, "frame_base": 0,
                                           "videos": [v for v, _, _ in configs]})
-    index.attrs["frame_base"] = 0
     return index
 
 
