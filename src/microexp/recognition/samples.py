@@ -42,14 +42,14 @@ class Protocol:
 
 
 def _protocols() -> dict[str, Protocol]:
-    from microexp.datasets import casme2, samm, smic
+    from microexp.datasets import casme2, samm
 
     return {p.name: p for p in (
         Protocol("casme2-5class", "casme2_5class", casme2.FIVE_CLASSES,
                  "CASME II, 5 classes (fear and sadness dropped), MMNet's label order"),
         Protocol("samm-5class", "samm_5class", samm.FIVE_CLASSES, "SAMM, 5 classes (anger, contempt, happiness, "
                  "surprise, other)"),
-        Protocol("smic-3class", "smic", smic.CLASSES, "SMIC-HS, its own 3 classes"),
+        Protocol("smic-3class", "smic", ("negative", "positive", "surprise"), "SMIC-HS, its own 3 classes"),
         Protocol("casme3-7class", "casme3", CASME3_7, "CAS(ME)^3 Part A micro-expressions, 7 emotions",
                  {c: c for c in CASME3_7}, CASME3_ME_SHEET),
         Protocol("casme3-4class", "casme3", ("negative", "positive", "surprise", "others"),
