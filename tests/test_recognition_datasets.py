@@ -168,3 +168,14 @@ def test_composite_holdout_database_protocol(tmp_path):
     one = data.index[data.index["dataset"] == "samm"]
     with pytest.raises(Exception, match="two databases"):
         holdout_database(type(data)(data.X[one.index], one.reset_index(drop=True), data.root))
+
+
+def test_smic_layout_without_apex_uses_the_flagged_midpoint(tmp_path, cache):
+    from microexp.synth.layouts import write_smic
+
+    root = write_smic(tmp_path / "smic", LayoutConfig(subjects=2, clips_per_subject=3))
+    data, over = load_for_model(f"smic:{root}", "ststnet")
+    assert over == {"num_classes": 3} and data.X.shape == (6, 3, 28, 28)
+    idx = data.index
+    assert idx["apex_estimated"].all() and ((idx["apex"] - idx["onset"]) * 2 >= idx["offset"] - idx["onset"] - 1).all()
+    assert sorted(idx["emotion"].unique()) == ["negative", "positive", "surprise"]  # from the clip names

@@ -184,15 +184,18 @@ def load_dataset_set(name: str, root: str | Path, protocol: str, spec: InputSpec
                                  config=TrackConfig(size=spec.crop, check_s=max(0.2, 2.0 / fps)))
         # onset/apex/offset are 0-based positions in the clip's sorted frame list (the annotated numbers are
         # in *_annot)
-        on, ap, off = int(r["onset"]), int(r["apex"]) if pd.notna(r["apex"]) else None, int(r["offset"])
-        if ap is None or not seq.face[on] or not seq.face[ap]:
+        on, off = int(r["onset"]), int(r["offset"])
+        estimated = pd.isna(r["apex"])  # SMIC has no apex annotation: the midpoint, as MEB does (flagged)
+        ap = (on + off) // 2 if estimated else int(r["apex"])
+        if not seq.face[on] or not seq.face[ap]:
             skipped.append(f"{r['subject']}/{r['clip']}: no face on the onset or apex frame")
             continue
         files = [Path(r["frames_dir"]) / f for f in r["frames"]]
         xs.append(clip_input(files, on, ap, off, seq.transforms[on], spec))
         rows.append({"dataset": name, "subject": str(r["subject"]), "clip": str(r["clip"]),
                      "label": int(r["label"]), "emotion": r["emotion"], "sample": f"{r['subject']}_{r['clip']}",
-                     "subject_key": subject_key(name, r["subject"]), "onset": on, "apex": ap, "offset": off})
+                     "subject_key": subject_key(name, r["subject"]), "onset": on, "apex": ap, "offset": off,
+                     "apex_estimated": bool(estimated)})
         if progress is not None:
             progress(k + 1, total)
     if not xs:

@@ -6,7 +6,8 @@ micro-expression of a chosen emotion (the synthetic face's AU templates differ p
 learnable), written as numbered JPEG frames. Synthetic: not real footage, never a benchmark.
 
 Layouts written: CASME II (``CASME2_RAW_selected/sub01/EP01_01/img46.jpg`` + ``CASME2-coding-20190701.xlsx``) and
-SAMM (``SAMM/006/006_1_1/006_05562.jpg`` + ``SAMM_Micro_FACS_Codes_v2.xlsx``).
+SAMM (``SAMM/006/006_1_1/006_05562.jpg`` + ``SAMM_Micro_FACS_Codes_v2.xlsx``) and SMIC-E-HS
+(``SMIC-E_raw image/HS_long/SMIC-HS-E/s1/micro/negative/s1_ne_01/image000046.bmp`` + ``SMIC-HS-E_annotation.xlsx``).
 """
 
 from __future__ import annotations
@@ -97,3 +98,27 @@ def write_samm(root: str | Path, config: LayoutConfig | None = None) -> Path:
                       "Onset Frame": on, "Apex Frame": ap, "Offset Frame": off, "Duration": off - on + 1,
                       "Type": "Micro - 1/2", "Action Units": au, "Estimated Emotion": SAMM_EMOTION[emo]},
                   "SAMM_Micro_FACS_Codes_v2.xlsx", title_rows=3)
+
+
+SMIC_CODE = {"negative": "ne", "positive": "po", "surprise": "sur"}
+
+
+def write_smic(root: str | Path, config: LayoutConfig | None = None) -> Path:
+    """A tiny SMIC-E-HS: ``ROOT/SMIC-E_raw image/HS_long/SMIC-HS-E/s1/micro/negative/s1_ne_01/image000046.bmp``
+    and ``SMIC-HS-E_annotation.xlsx`` (no apex column, as in SMIC; the emotion is in the clip name)."""
+    cfg = config or LayoutConfig()
+    if set(cfg.emotions) - set(SMIC_CODE):
+        raise ValueError(f"SMIC has only {sorted(SMIC_CODE)}")
+
+    def clip(s: int, c: int) -> str:
+        return f"s{s}_{SMIC_CODE[cfg.emotions[((s - 1) * cfg.clips_per_subject + c) % len(cfg.emotions)]]}_{c + 1:02d}"
+
+    def folder(s: int, c: int) -> str:
+        emotion = cfg.emotions[((s - 1) * cfg.clips_per_subject + c) % len(cfg.emotions)]
+        return f"SMIC-E_raw image/HS_long/SMIC-HS-E/s{s}/micro/{emotion}/{clip(s, c)}"
+
+    return _write(Path(root), cfg, folder, lambda s, n: f"image{n:06d}.bmp",
+                  lambda s, c, on, ap, off, au, emo: {
+                      "Subject": f"s{s}", "Filename": clip(s, c), "FirstF": cfg.first_frame,
+                      "OnsetF": on, "OffsetF": off},
+                  "SMIC-HS-E_annotation.xlsx")
