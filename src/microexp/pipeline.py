@@ -118,9 +118,7 @@ def analyze(path: str | Path, fps: float | None = None, spotter: str = "offd", r
         read = None
         if iv.kind == "mae" and ap is not None:
             read = macro.recognize_macro(frames, iv.onset, iv.apex, rate, not_before=nb, weights=rec_weights,
-                                         detector=det)
-            if read is not None:
-                on = frames[read.reference]
+                                         detector=det)  # thumbnails below still show the spotted frames
         found = None if on is None else det.find(_gray(on))
         if found is None or ap is None:
             expressions.append(Expression(iv, "unknown", {}))
