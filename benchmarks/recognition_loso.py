@@ -29,8 +29,8 @@ RESULTS = REPO / "benchmarks" / "results" / "recognition.md"
 # name, model, select, training overrides (JSON of TrainConfig fields), model overrides, subjects, note
 RUNS = [
     ("ststnet-oracle", "ststnet", "oracle", {}, {}, None, "STSTNet, the shipped default's settings"),
-    ("slstt-scratch", "slstt", "oracle", {}, {}, None, "from scratch (no ImageNet weights), default settings"),
-    ("mmnet-flow", "mmnet", "oracle", {}, {}, None, "flow variant, default settings"),
+    ("slstt-scratch", "slstt-scratch", "oracle", {}, {}, None, "from scratch (no ImageNet weights), default settings"),
+    ("mmnet-flow", "mmnet-flow", "oracle", {}, {}, None, "flow variant, default settings"),
     ("ststnet-cw", "ststnet", "oracle", {"class_weighted": True, "shift": 2}, {}, None,
      "ststnet + class-weighted loss + 2-px shifts"),
     # a separate `--select last` run on 4 subjects: checks that an oracle run's last epoch is a `last` run

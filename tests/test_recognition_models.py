@@ -91,9 +91,9 @@ def test_mmnet_attention_is_chained():
 
 
 def test_mmnet_flow_variant_and_guards():
-    cfg = make_config("mmnet")
+    cfg = make_config("mmnet-flow")
     assert cfg.variant == "flow" and cfg.num_classes == 3
-    m = build("mmnet", cfg)
+    m = build("mmnet-flow", cfg)
     assert m(torch.rand(3, 6, 28, 28)).shape == (3, 3)
     assert MMNet.motion_side(cfg) == cfg.pc_img == 7
     # flow variant: the motion branch reads channels 0-2 (flow), the PC module channels 3-5 (apex face)
@@ -122,8 +122,8 @@ def test_slstt_paper_tokens_and_weight_guard():
 
 
 def test_slstt_scratch_forward_lstm_and_mean():
-    cfg = make_config("slstt")
-    m = build("slstt", cfg)
+    cfg = make_config("slstt-scratch")
+    m = build("slstt-scratch", cfg)
     assert m(torch.rand(2, 3, 28, 28)).shape == (2, 3)
     seq = build_slstt(SLSTTConfig(**{**SLSTTConfig.flow_scratch_overrides(), "frames": 5}))
     assert seq(torch.rand(2, 5, 3, 28, 28)).shape == (2, 3)
@@ -153,6 +153,6 @@ def test_slstt_key_mapping_roundtrip_and_user_weights(tmp_path):
 
 
 def test_registry_names():
-    assert set(ARCH_NAMES) == {"ststnet", "mmnet", "slstt"}
+    assert set(ARCH_NAMES) == {"ststnet", "mmnet", "mmnet-flow", "slstt", "slstt-scratch"}
     with pytest.raises(ConfigError):
         make_config("ststnet", {"nope": 1})

@@ -84,15 +84,32 @@ def analyze(path: str | Path, fps: float | None = None, spotter: str = "offd", r
         raise ConfigError(f"recogniser weights not found: {rec_weights} (use 'default' or a checkpoint path)")
     spot = spot_video(path, spotter=spotter, weights=weights, fps=fps, preset=preset, progress=progress,
                       keep_frames=True, cache_dir=cache_dir)
+    from microexp.recognition import macro
+
+    rate = spot.info.fps
+    starts = _not_before(spot.intervals)
+    wanted = {i for iv in spot.intervals for i in (iv.onset, iv.apex, iv.offset)}
+    for iv, nb in zip(spot.intervals, starts, strict=True):
+        if iv.kind == "mae":  # macro path: reference face before the onset, apex averaged (recognition/macro.py)
+            wanted |= macro.wanted_frames(iv.onset, iv.apex, rate, not_before=nb, last=spot.n_frames - 1)
     frames = spot.frames
-    missing = {i for iv in spot.intervals for i in (iv.onset, iv.apex, iv.offset)} - set(frames)
-    if missing:  # a spotter that kept too few frames costs one more decoding pass, never a wrong answer
+    missing = wanted - set(frames)
+    if missing:  # frames the spotter did not keep cost one more decoding pass, never a wrong answer
         from microexp.spotting.learned import grab_frames
 
         frames = {**frames, **grab_frames(path, missing, fps)}
+    det = None
     expressions, thumbs = [], []
-    for iv in spot.intervals:
+    for iv, nb in zip(spot.intervals, starts, strict=True):
         on, ap, off = (frames.get(i) for i in (iv.onset, iv.apex, iv.offset))
+        read = None
+        if iv.kind == "mae" and ap is not None:
+            if det is None:  # the macro path compares face shapes frame by frame (landmarks on a few frames)
+                from microexp.face.landmarks import LandmarkDetector
+
+                det = LandmarkDetector()
+            read = macro.recognize_macro(frames, iv.onset, iv.apex, rate, not_before=nb, weights=rec_weights,
+                                         detector=det)  # thumbnails below still show the spotted frames
         lm = spot.track.landmarks_at(iv.onset) if spot.track is not None else None
         if lm is None or on is None or ap is None:
             expressions.append(Expression(iv, "unknown", {}))
@@ -100,7 +117,10 @@ def analyze(path: str | Path, fps: float | None = None, spotter: str = "offd", r
             continue
         # one transform (from the onset frame) for all three: the flow must see the face move, not the crop
         crops = [similarity_align(img, lm, RECOG_CROP)[0] for img in (on, ap, off if off is not None else ap)]
-        rec = recognize(_gray(crops[0]), _gray(crops[1]), weights=rec_weights)
+        if read is not None:
+            rec = read.recognition
+        else:
+            rec = recognize(_gray(crops[0]), _gray(crops[1]), weights=rec_weights)
         expressions.append(Expression(iv, rec.emotion, rec.probabilities))
         thumbs.append(Thumbs(*crops))
     settings = {**spot.settings, "recognizer": recognizer}  # each setting once, as it was actually used
@@ -112,6 +132,16 @@ def analyze(path: str | Path, fps: float | None = None, spotter: str = "offd", r
         "python": platform.python_version(),
     }
     return Result(str(path), spot, expressions, thumbs, settings, models)
+
+
+def _not_before(intervals) -> list[int]:
+    """For each interval, the first frame after the previous interval (the macro reference never reaches back
+    into another expression)."""
+    out, prev = [], -1
+    for iv in intervals:
+        out.append(prev + 1)
+        prev = max(prev, iv.offset)
+    return out
 
 
 def _recognizer_name(weights) -> str:

@@ -60,8 +60,13 @@ def register(app: typer.Typer) -> None:
     @app.command("loso")
     @handle_errors
     def loso(
-        model: str = typer.Option("ststnet", "--model", help="ststnet | mmnet | slstt"),
-        data: str = typer.Option(..., "--data", help="composite-flow:DIR (HTNet layout, e.g. ../shared/realdata/htnet)"),
+        model: str = typer.Option("ststnet", "--model", help="ststnet | mmnet | mmnet-flow | slstt | slstt-scratch"),
+        data: str = typer.Option(..., "--data", help="composite-flow:DIR (HTNet layout) or casme2|samm|smic:ROOT "
+                                                     "(the dataset folder as distributed)"),
+        protocol: str | None = typer.Option(None, "--protocol",
+                                            help="casme2-5class | samm-5class | smic-3class | casme3-4class | casme3-7class | composite-holdout (default per dataset)"),
+        flow: str = typer.Option("dis", "--flow", help="flow for 28x28 inputs from datasets: farneback | dis | tvl1"),
+        magnify: float = typer.Option(0.0, "--magnify", help="Eulerian magnification alpha before the flow (0 = off)"),
         select: str = typer.Option("last", "--select",
                                    help="last | inner-val | oracle (oracle = test-selected, paper reproduction only)"),
         out: Path = typer.Option(..., "--out", help="output folder; rerunning resumes finished folds"),
@@ -79,17 +84,23 @@ def register(app: typer.Typer) -> None:
     ):
         """Train one model per held-out subject; write predictions.csv, summary.json and confusion.png."""
         from microexp.eval.protocol import check_select_mode
-        from microexp.recognition.data import load_composite, parse_data_spec
+        from microexp.features.magnify import MagnifyConfig
+        from microexp.recognition.data import parse_data_spec
         from microexp.recognition.loso import run_loso
         from microexp.recognition.registry import get_arch
+        from microexp.recognition.samples import load_for_model
 
         check_select_mode(select)
-        arch = get_arch(model)
-        _, root = parse_data_spec(data)
+        get_arch(model)  # unknown names fail before any data is read
+        parse_data_spec(data)
         tcfg = train_config_for(model, epochs, lr, train_config)
         over = model_overrides_for(model, weights, model_config)
         subs = [s.strip() for s in subjects.split(",") if s.strip()] if subjects else None
-        flows = load_composite(root, with_apex=arch.with_apex)
+        with progress_bar("faces and flows") as update:
+            flows, implied = load_for_model(data, model, protocol=protocol, flow=flow,
+                                            magnify=MagnifyConfig(alpha=magnify) if magnify > 0 else None,
+                                            model_overrides=over, progress=update)
+        over = {**implied, **over}
         from microexp.experiments.executor import make_executor
 
         # one torch thread per fold everywhere: fold results then match byte for byte across executors

@@ -15,8 +15,9 @@ train_app = typer.Typer(help="Train models on a whole data set.", no_args_is_hel
 @train_app.command("recognizer")
 @handle_errors
 def recognizer(
-    model: str = typer.Option("ststnet", "--model", help="ststnet | mmnet | slstt"),
-    data: str = typer.Option(..., "--data", help="composite-flow:DIR (HTNet layout)"),
+    model: str = typer.Option("ststnet", "--model", help="ststnet | mmnet | mmnet-flow | slstt | slstt-scratch"),
+    data: str = typer.Option(..., "--data", help="composite-flow:DIR (HTNet layout) or casme2|samm|smic:ROOT"),
+    protocol: str | None = typer.Option(None, "--protocol", help="casme2-5class | samm-5class | smic-3class"),
     out: Path = typer.Option(..., "--out", help="checkpoint path (.pt); the model card goes next to it (.md)"),
     seed: int = typer.Option(0, "--seed"),
     epochs: int | None = typer.Option(None, "--epochs"),
@@ -33,20 +34,24 @@ def recognizer(
 
     from microexp.cli.loso import model_overrides_for, train_config_for
     from microexp.errors import ConfigError
-    from microexp.recognition.data import load_composite, parse_data_spec
+    from microexp.recognition.data import parse_data_spec
     from microexp.recognition.fit import fit_recognizer
-    from microexp.recognition.registry import get_arch
 
     if out.suffix != ".pt":
         raise ConfigError(f"--out must end in .pt, got {out.name!r}")
-    arch = get_arch(model)
-    _, root = parse_data_spec(data)
+    from microexp.recognition.registry import get_arch
+    from microexp.recognition.samples import load_for_model
+
+    get_arch(model)
+    parse_data_spec(data)
     tcfg = train_config_for(model, epochs, lr, train_config)
     over = model_overrides_for(model, weights, model_config)
-    flows = load_composite(root, with_apex=arch.with_apex)
+    with progress_bar("faces and flows") as update:
+        flows, implied = load_for_model(data, model, protocol=protocol, model_overrides=over, progress=update)
+    over = {**implied, **over}
     parts = ["microexp", "train", "recognizer", "--model", model, "--data", data, "--out", str(out),
              "--seed", str(seed)]
-    for flag, value in (("--epochs", epochs), ("--lr", lr), ("--loso-summary", loso_summary),
+    for flag, value in (("--protocol", protocol), ("--epochs", epochs), ("--lr", lr), ("--loso-summary", loso_summary),
                         ("--weights", weights), ("--train-config", train_config), ("--model-config", model_config)):
         if value is not None:
             parts += [flag, str(value)]

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from microexp.errors import InputError
+from microexp.errors import InputError, ModelError
 from microexp.recognition.data import CLASSES
 
 FLOW_SIZE = 28
@@ -67,6 +67,22 @@ def flow_from_faces(onset_face_gray: np.ndarray, apex_face_gray: np.ndarray, met
     return encode_flow(compute_flow(a, b, method=method))
 
 
+def flow_from_sequence(faces_gray, method: str = "dis", magnify=None) -> np.ndarray:
+    """Onset->apex encoding from an aligned onset..apex crop sequence (first = onset, last = apex).
+
+    ``magnify`` (a :class:`microexp.features.magnify.MagnifyConfig`) amplifies the sequence's motion by
+    Eulerian magnification before the flow, as many recognition papers do; None reads the frames as they are.
+    """
+    seq = [np.asarray(f) for f in faces_gray]
+    if len(seq) < 2:
+        raise InputError(f"need at least an onset and an apex crop, got {len(seq)}")
+    if magnify is not None:
+        from microexp.features.magnify import magnify as evm
+
+        seq = evm(seq, magnify)
+    return flow_from_faces(seq[0], seq[-1], method=method)
+
+
 def recognize_flow(flow_uvs, *, weights: str | Path | None = None) -> tuple[list[str], np.ndarray]:
     """Classify N encoded flows; returns (labels, probabilities N x C in the checkpoint's class order)."""
     from microexp.recognition.weights import load_default
@@ -79,6 +95,9 @@ def recognize_flow(flow_uvs, *, weights: str | Path | None = None) -> tuple[list
     if not np.isfinite(x).all():
         raise InputError("flow_uvs contains NaN or infinite values")
     model, info = load_default(weights)
+    if info.get("input", "uvs01-28") != "uvs01-28":
+        raise ModelError(f"this checkpoint reads {info.get('input')}, not 3 x 28 x 28 flow encodings",
+                         weights or "default weights")
     classes = list(info.get("classes", CLASSES))
     if len(x) == 0:
         return [], np.zeros((0, len(classes)), dtype=np.float32)

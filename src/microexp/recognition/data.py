@@ -28,6 +28,8 @@ class FlowSet:
     index: pd.DataFrame  # columns at least: dataset, subject, clip, label, sample
     root: Path
     apex: np.ndarray | None = None  # N x 3 x 28 x 28 apex faces (ImageNet-normalised RGB), when loaded
+    classes: tuple[str, ...] = CLASSES  # label order (composite 3-class unless a protocol says otherwise)
+    input: str = "flow28"  # what X holds (a key of registry.INPUTS)
 
     def inputs(self, with_apex: bool = False) -> np.ndarray:
         """Model input: the flow, or flow and apex face stacked on channels (MMNet flow variant)."""
@@ -47,14 +49,15 @@ def subject_key(dataset: str, subject) -> str:
     return f"{str(dataset).strip().lower()}/{s}"
 
 
+#: ``--data NAME:ROOT`` names: the composite flow set, and datasets read from their distributed layout
+DATA_KINDS = ("composite-flow", "casme2", "samm", "smic", "casme3")
+
+
 def parse_data_spec(spec: str) -> tuple[str, Path]:
-    """``composite-flow:DIR`` -> ("composite-flow", DIR)."""
-    kind, sep, rest = spec.partition(":")
-    if not sep or not rest:
-        raise ConfigError(f"data spec must look like 'composite-flow:DIR', got {spec!r}")
-    if kind not in ("composite-flow",):
-        raise ConfigError(f"unknown data kind {kind!r}; supported: composite-flow")
-    return kind, Path(rest)
+    """``NAME:DIR`` for recognition (``composite-flow:../shared/realdata/htnet``, ``casme2:/data/CASME2``)."""
+    from microexp.datasets.registry import parse_data_spec as parse
+
+    return parse(spec, kinds=DATA_KINDS)
 
 
 def read_flow_png(path: Path) -> np.ndarray:
@@ -119,8 +122,13 @@ def load_composite(root: str | Path, with_apex: bool = False) -> FlowSet:
     return FlowSet(X, _finish_index(index), Path(root), apex)
 
 
-def hflip_uvs(x: np.ndarray) -> np.ndarray:
-    """Mirror a (u, v, strain) batch left-right: flip columns and negate u (1 - u under min-max scaling)."""
+def hflip_uvs(x: np.ndarray, u_channels: tuple[int, ...] = (0,)) -> np.ndarray:
+    """Mirror a batch left-right: flip columns and negate u (1 - u under min-max scaling).
+
+    Channels are axis -3, so (N, C, H, W) batches and (N, T, C, H, W) sequences both work; ``u_channels=()``
+    mirrors RGB faces without touching any channel.
+    """
     out = x[..., ::-1].copy()
-    out[:, 0] = 1.0 - out[:, 0]
+    for c in u_channels:
+        out[..., c, :, :] = 1.0 - out[..., c, :, :]
     return out

@@ -148,26 +148,27 @@ def _write_outputs(out: Path, arch: str, data: FlowSet, folds, done: dict, selec
                    tcfg: TrainConfig, mcfg: dict, elapsed: float) -> dict:
     rows = []
     label = selection_label(select)
+    classes = list(getattr(data, "classes", CLASSES))  # a protocol's label order (5-class sets too)
     for f in folds:
         r = done[f.test_subject]
         for i, p in zip(r["rows"], r["pred"], strict=True):
             row = data.index.iloc[i]
             rows.append({"subject": f.test_subject, "sample": row["sample"], "dataset": row["dataset"],
-                         "true": CLASSES[int(row["label"])], "pred": CLASSES[int(p)], "epoch": r["epoch"],
+                         "true": classes[int(row["label"])], "pred": classes[int(p)], "epoch": r["epoch"],
                          "select": label})
         if "pred_last" in r:
             for k, q in enumerate(r["pred_last"], start=len(rows) - len(r["rows"])):
-                rows[k]["pred_last_epoch"] = CLASSES[int(q)]
+                rows[k]["pred_last_epoch"] = classes[int(q)]
     if not rows:
         raise InputError("no predictions: every fold is empty")
     log = pd.DataFrame(rows)
     write_with(out / "predictions.csv", lambda p: log.to_csv(p, index=False))
-    metrics = _metrics(log, "pred")
+    metrics = _metrics(log, "pred", classes)
     # CPU (process) seconds of the folds; folds written before this was recorded count their wall time
     fold_cpu = round(float(sum(done[f.test_subject].get("cpu_seconds", done[f.test_subject]["seconds"])
                                for f in folds)), 2)
     summary = {
-        "model": arch, "select": label, "oracle": select == "oracle", "seed": seed,
+        "model": arch, "config": get_arch(arch).label, "select": label, "oracle": select == "oracle", "seed": seed,
         "epochs": tcfg.epochs, "folds": len(folds), "samples": len(log),
         "metrics": metrics,
         "fold_cpu_seconds": fold_cpu, "wall_seconds_this_run": round(elapsed, 2),
@@ -175,44 +176,44 @@ def _write_outputs(out: Path, arch: str, data: FlowSet, folds, done: dict, selec
         "data": str(data.root),
     }
     if select != "last" and "pred_last_epoch" in log.columns:
-        summary["last_epoch_metrics"] = _metrics(log, "pred_last_epoch")
+        summary["last_epoch_metrics"] = _metrics(log, "pred_last_epoch", classes)
     write_json(out / "summary.json", summary)
-    write_with(out / "confusion.png", lambda p: _plot_confusion(log, label, arch, metrics["all"], p))
-    write_text(out / "megc_log.txt", _megc_log(log, label))
+    write_with(out / "confusion.png", lambda p: _plot_confusion(log, label, arch, metrics["all"], p, classes))
+    write_text(out / "megc_log.txt", _megc_log(log, label, classes))
     return summary
 
 
-def _metrics(log: pd.DataFrame, column: str) -> dict:
-    table = evaluate_log(log.assign(pred=log[column]), list(CLASSES), by="dataset", absent="ignore")
+def _metrics(log: pd.DataFrame, column: str, classes=CLASSES) -> dict:
+    table = evaluate_log(log.assign(pred=log[column]), list(classes), by="dataset", absent="ignore")
     return {part: {k: float(v) if k != "n" else int(v) for k, v in r.items()}
             for part, r in table.to_dict(orient="index").items()}
 
 
-def _megc_log(log: pd.DataFrame, label: str) -> str:
+def _megc_log(log: pd.DataFrame, label: str, classes=CLASSES) -> str:
     """MEGC per-sample log: a header per fold, then ``sample true pred``; selection mode on the first line."""
     lines = [f"# selection: {label}"]
     for subj, g in log.groupby("subject", sort=False):
         lines.append(f"{g['dataset'].iloc[0]} {subj.rpartition('/')[2]}")
-        lines += [f"{s} {CLASSES.index(t)} {CLASSES.index(p)}" for s, t, p in zip(g["sample"], g["true"], g["pred"],
+        lines += [f"{s} {list(classes).index(t)} {list(classes).index(p)}" for s, t, p in zip(g["sample"], g["true"], g["pred"],
                                                                                  strict=True)]
     return "\n".join(lines) + "\n"
 
 
-def _plot_confusion(log: pd.DataFrame, label: str, arch: str, m: dict, path: Path) -> None:
+def _plot_confusion(log: pd.DataFrame, label: str, arch: str, m: dict, path: Path, classes=CLASSES) -> None:
     """Confusion matrix with the selection label and UF1/UAR in the title (object-oriented matplotlib)."""
     from matplotlib.figure import Figure
     from sklearn.metrics import confusion_matrix
 
-    cm = confusion_matrix(log["true"], log["pred"], labels=list(CLASSES))
+    cm = confusion_matrix(log["true"], log["pred"], labels=list(classes))
     fig = Figure(figsize=(4.2, 4.0), dpi=110)
     ax = fig.subplots()
     ax.imshow(cm, cmap="Blues")
-    for i in range(len(CLASSES)):
-        for j in range(len(CLASSES)):
+    for i in range(len(classes)):
+        for j in range(len(classes)):
             ax.text(j, i, str(cm[i, j]), ha="center", va="center",
                     color="white" if cm[i, j] > cm.max() / 2 else "black")
-    ax.set_xticks(range(len(CLASSES)), CLASSES)
-    ax.set_yticks(range(len(CLASSES)), CLASSES)
+    ax.set_xticks(range(len(classes)), classes, rotation=30, fontsize=7)
+    ax.set_yticks(range(len(classes)), classes, fontsize=7)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     ax.set_title(f"{arch} LOSO [{label}]\nUF1 {m['uf1']:.4f}  UAR {m['uar']:.4f}", fontsize=9)

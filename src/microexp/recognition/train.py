@@ -33,7 +33,8 @@ class TrainConfig:
     gamma: float = 0.987  # exp: per-epoch factor (MMNet); step: factor at step_epochs
     decay_epochs: int = 0  # exp: decay only during the first N epochs (0 = all)
     step_epochs: tuple[int, ...] = ()
-    hflip: bool = False  # mirror augmentation (u negated)
+    hflip: bool = False  # mirror augmentation (the u channels below are negated)
+    flow_channels: tuple[int, ...] = (0,)  # channels holding min-max scaled u (mirror: u -> 1 - u); () for RGB
     shift: int = 0  # random translation in pixels (train only)
     class_weighted: bool = False  # inverse-frequency weights in the loss
     label_smoothing: float = 0.0
@@ -79,7 +80,7 @@ def _augment(x: np.ndarray, cfg: TrainConfig, rng: np.random.Generator) -> np.nd
         flip = rng.random(len(x)) < 0.5
         if flip.any():
             x = x.copy()
-            x[flip] = hflip_uvs(x[flip])
+            x[flip] = hflip_uvs(x[flip], cfg.flow_channels)
     if cfg.shift > 0:
         x = x.copy()
         pad = cfg.shift

@@ -21,14 +21,24 @@ from microexp.recognition.registry import build, make_config
 
 FORMAT = "microexp-recognizer/1"
 INPUT_ENCODING = "uvs01-28"  # (u, v, strain), per-image min-max to [0, 1], 28 x 28
+#: what a checkpoint's model reads: the flow encoding above, or a registry input kind (registry.INPUTS)
+INPUT_ENCODINGS = (INPUT_ENCODING, "flow28+apex", "frames224", "flowseq384")
+
+
+def encoding_of(arch_input: str) -> str:
+    """Checkpoint input tag for a registry input kind (``flow28`` is the canonical flow encoding)."""
+    return INPUT_ENCODING if arch_input == "flow28" else arch_input
 DEFAULT_NAME = "recognizer_ststnet.pt"
 
 
-def save_checkpoint(path: str | Path, arch: str, model: nn.Module, config, meta: dict | None = None) -> Path:
-    """Write a self-describing checkpoint atomically (float32 weights)."""
+def save_checkpoint(path: str | Path, arch: str, model: nn.Module, config, meta: dict | None = None, *,
+                    classes=CLASSES, input_encoding: str = INPUT_ENCODING) -> Path:
+    """Write a self-describing checkpoint atomically (float32 weights, class names, input encoding)."""
+    if input_encoding not in INPUT_ENCODINGS:
+        raise ModelError(f"unknown input encoding {input_encoding!r}", path)
     state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-    blob = {"format": FORMAT, "arch": arch, "config": dataclasses.asdict(config), "classes": list(CLASSES),
-            "input": INPUT_ENCODING, "state_dict": state, "meta": dict(meta or {})}
+    blob = {"format": FORMAT, "arch": arch, "config": dataclasses.asdict(config), "classes": list(classes),
+            "input": input_encoding, "state_dict": state, "meta": dict(meta or {})}
     out = write_with(path, lambda p: torch.save(blob, p))
     out.chmod(0o644)  # package data: readable by everyone, like any other installed file
     return out
@@ -40,7 +50,7 @@ def load_checkpoint(path: str | Path) -> tuple[nn.Module, dict]:
     blob = load_torch_file(path, "recogniser weights")
     if not isinstance(blob, dict) or blob.get("format") != FORMAT:
         raise ModelError(f"not a microexp recogniser checkpoint (expected format {FORMAT})", path)
-    if blob.get("input") != INPUT_ENCODING:
+    if blob.get("input") not in INPUT_ENCODINGS:
         raise ModelError(f"unsupported input encoding {blob.get('input')!r}", path)
     values = dict(blob["config"])
     if "weights" in values:  # ImageNet init is inside the saved weights already; never reload it

