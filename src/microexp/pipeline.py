@@ -98,18 +98,13 @@ def analyze(path: str | Path, fps: float | None = None, spotter: str = "offd", r
         from microexp.spotting.learned import grab_frames
 
         frames = {**frames, **grab_frames(path, missing, fps)}
-    det = None
     expressions, thumbs = [], []
     for iv, nb in zip(spot.intervals, starts, strict=True):
         on, ap, off = (frames.get(i) for i in (iv.onset, iv.apex, iv.offset))
         read = None
         if iv.kind == "mae" and ap is not None:
-            if det is None:  # the macro path compares face shapes frame by frame (landmarks on a few frames)
-                from microexp.face.landmarks import LandmarkDetector
-
-                det = LandmarkDetector()
             read = macro.recognize_macro(frames, iv.onset, iv.apex, rate, not_before=nb, weights=rec_weights,
-                                         detector=det)  # thumbnails below still show the spotted frames
+                                         landmarks_of=_track_landmarks(spot))  # thumbnails: the spotted frames
         lm = spot.track.landmarks_at(iv.onset) if spot.track is not None else None
         if lm is None or on is None or ap is None:
             expressions.append(Expression(iv, "unknown", {}))
@@ -132,6 +127,18 @@ def analyze(path: str | Path, fps: float | None = None, spotter: str = "offd", r
         "python": platform.python_version(),
     }
     return Result(str(path), spot, expressions, thumbs, settings, models)
+
+
+def _track_landmarks(spot: SpotResult):
+    """Landmarks of one frame inside the face track's box there: the macro path compares face shapes frame by
+    frame, and the track already knows where the face is, so nothing is detected again."""
+    from microexp.face.landmarks import landmarks_in_box
+
+    def landmarks_of(index: int, gray: np.ndarray) -> np.ndarray | None:
+        box = spot.track.box_at(index) if spot.track is not None else None
+        return None if box is None else landmarks_in_box(gray, box)
+
+    return landmarks_of
 
 
 def _not_before(intervals) -> list[int]:

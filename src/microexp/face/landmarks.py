@@ -78,9 +78,7 @@ class LandmarkDetector:
 
     def landmarks(self, gray: np.ndarray, box: FaceBox) -> np.ndarray:
         """(68, 2) float32 array of (x, y) pixel coordinates."""
-        rect = self._dlib.rectangle(int(box.left), int(box.top), int(box.right), int(box.bottom))
-        shape = self.predictor(_u8(gray), rect)
-        return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float32)
+        return _shape(self.predictor, gray, box)
 
     def find(self, gray: np.ndarray, near: tuple[float, float] | None = None,
              min_size: int = 0) -> tuple[FaceBox, np.ndarray] | None:
@@ -109,6 +107,19 @@ def _hog_detector():
 
         det = _local.hog = dlib.get_frontal_face_detector()
     return det
+
+
+def landmarks_in_box(gray: np.ndarray, box: FaceBox, model_path: str | Path | None = None) -> np.ndarray:
+    """68 landmarks inside a known face box: no detection (the face track already says where the face is)."""
+    return _shape(_predictor(str(landmark_model_path(model_path))), gray, box)
+
+
+def _shape(predictor, gray: np.ndarray, box: FaceBox) -> np.ndarray:
+    import dlib
+
+    rect = dlib.rectangle(int(box.left), int(box.top), int(box.right), int(box.bottom))
+    shape = predictor(_u8(gray), rect)
+    return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float32)
 
 
 @lru_cache(maxsize=2)

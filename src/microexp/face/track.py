@@ -85,8 +85,8 @@ class FaceTrack:
             return np.zeros(n_frames, dtype=bool)
         return np.array([self.found[self._pos(f)] for f in range(n_frames)], dtype=bool)
 
-    def landmarks_at(self, frame: int) -> np.ndarray | None:
-        """Landmarks measured nearest to original frame ``frame`` within its face segment; None if no face."""
+    def _segment(self, frame: int) -> tuple[int, int] | None:
+        """Processed positions (first, last) of the face segment holding original frame ``frame``."""
         pos = self._pos(frame)
         if pos is None or not self.found[pos]:
             return None
@@ -95,10 +95,27 @@ class FaceTrack:
             lo -= 1
         while hi + 1 < self.found.size and self.found[hi + 1]:
             hi += 1
-        near = [k for k in self.landmarks if lo <= k <= hi]
-        if not near:
+        return lo, hi
+
+    def _nearest(self, frame: int, measured) -> int | None:
+        seg = self._segment(frame)
+        if seg is None:
             return None
-        return self.landmarks[min(near, key=lambda k: (abs(int(self.index[k]) - frame), k))]
+        near = [k for k in measured if seg[0] <= k <= seg[1]]
+        return min(near, key=lambda k: (abs(int(self.index[k]) - frame), k)) if near else None
+
+    def landmarks_at(self, frame: int) -> np.ndarray | None:
+        """Landmarks measured nearest to original frame ``frame`` within its face segment; None if no face."""
+        k = self._nearest(frame, self.landmarks)
+        return None if k is None else self.landmarks[k]
+
+    def box_at(self, frame: int) -> FaceBox | None:
+        """The face box measured nearest to original frame ``frame`` within its face segment; None if no face."""
+        k = self._nearest(frame, np.flatnonzero(~np.isnan(self.boxes[:, 0])) if self.boxes.size else [])
+        if k is None:
+            return None
+        left, top, right, bottom = (float(v) for v in self.boxes[k])
+        return FaceBox(int(left), int(top), int(right), int(bottom), 0.0)
 
 
 class FaceTrackBuilder:

@@ -19,7 +19,7 @@ trained on macro-expressions; we hold no macro-expression data we could name and
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import cv2
@@ -96,29 +96,36 @@ def _gray(img: np.ndarray) -> np.ndarray:
 
 def recognize_macro(frames: Mapping[int, np.ndarray], onset: int, apex: int, fps: float, *,
                     cfg: MacroConfig = MacroConfig(), not_before: int = 0, weights=None,
-                    detector: LandmarkDetector | None = None) -> MacroReading | None:
+                    detector: LandmarkDetector | None = None,
+                    landmarks_of: Callable[[int, np.ndarray], np.ndarray | None] | None = None) -> MacroReading | None:
     """Read one macro-expression from decoded frames (BGR or grey, keyed by 0-based index).
 
-    ``frames`` must hold :func:`wanted_frames`; missing ones are skipped. Returns None when no face is found
-    on the apex or on any reference candidate.
+    ``frames`` must hold :func:`wanted_frames`; missing ones are skipped. ``landmarks_of(index, grey)`` gives a
+    frame's 68 landmarks (``analyze`` passes one that reads them inside the face track's box, so no face is
+    detected again); without it faces are detected. Returns None when no face is found on the apex or on any
+    reference candidate.
     """
-    det = detector or LandmarkDetector()
+    if landmarks_of is None:
+        det = detector or LandmarkDetector()
+
+        def landmarks_of(_i, gray, near=None):
+            found = det.find(gray, near=near)
+            return None if found is None else found[1]
     if apex not in frames:
         raise InputError(f"apex frame {apex} was not decoded")
-    found = det.find(_gray(frames[apex]))
-    if found is None:
+    lm_apex = landmarks_of(apex, _gray(frames[apex]))
+    if lm_apex is None:
         return None
-    lm_apex = found[1]
     best = None
     for i in reference_candidates(onset, fps, cfg, not_before):
         if i not in frames or i == apex:
             continue
-        f = det.find(_gray(frames[i]), near=tuple(lm_apex.mean(0)))
-        if f is None:
+        lm = landmarks_of(i, _gray(frames[i]))
+        if lm is None:
             continue
-        d = shape_distance(f[1], lm_apex)
+        d = shape_distance(lm, lm_apex)
         if best is None or d > best[0]:
-            best = (d, i, f[1])
+            best = (d, i, lm)
     if best is None:
         return None
     dist, ref, lm_ref = best
