@@ -70,9 +70,9 @@ def test_offd_and_crops_share_one_track_and_agree(clip, detector):
     c = builder.build()
     assert np.array_equal(c.index, [f.index for f in crops]) and c.found.all()
     assert np.allclose(c.transforms[5], crops[5].transform, atol=1e-5)
-    # both tracks put the face in the same place (the crop track checks every frame here): on every window
-    # reference of OF-FD, within 2 % of
-    # the face width (boxes come from a full detection vs. the local check, so landmarks differ slightly)
+    # both tracks put the face in the same place (the crop track checks every frame here): on every OF-FD
+    # window reference, within 2 % of the face width (a full detection vs. the local check gives slightly
+    # different boxes, hence slightly different landmarks)
     width = np.nanmean(t.boxes[:, 2] - t.boxes[:, 0])
     common = sorted({int(t.index[k]) for k in t.landmarks} & {int(c.index[k]) for k in c.landmarks})
     assert len(common) >= 3, common
