@@ -82,10 +82,14 @@ def analyze(path: str | Path, fps: float | None = None, spotter: str = "offd", r
     rec_weights = None if recognizer == "default" else recognizer
     if rec_weights is not None and not Path(rec_weights).exists():
         raise ConfigError(f"recogniser weights not found: {rec_weights} (use 'default' or a checkpoint path)")
-    spot = spot_video(path, spotter=spotter, weights=weights, fps=fps, preset=preset, progress=progress,
-                      keep_frames=True, cache_dir=cache_dir)
     from microexp.recognition import macro
 
+    def needed(iv, rate: float) -> set[int]:  # frames the recogniser reads (macro: the face before the onset)
+        three = {iv.onset, iv.apex, iv.offset}
+        return three | macro.wanted_frames(iv.onset, iv.apex, rate, last=iv.offset) if iv.kind == "mae" else three
+
+    spot = spot_video(path, spotter=spotter, weights=weights, fps=fps, preset=preset, progress=progress,
+                      keep_frames=True, cache_dir=cache_dir, keep=(macro.MacroConfig().lookback_s, needed))
     rate = spot.info.fps
     starts = _not_before(spot.intervals)
     wanted = {i for iv in spot.intervals for i in (iv.onset, iv.apex, iv.offset)}

@@ -8,7 +8,7 @@ here; the learned spotters' entries live next to their models (``refcnn3d``, ``m
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -21,6 +21,9 @@ from microexp.records import Interval
 from microexp.spotting.offd import OFFDConfig, OFFDResult, get_preset, run_offd, with_overrides
 
 Progress = Callable[[int, int | None], None]
+#: What ``analyze`` needs kept while spotting: (seconds before each interval to hold on to while streaming,
+#: the original frames wanted for one interval).
+Keep = tuple[float, Callable[[Interval, float], Iterable[int]]]
 
 
 @dataclass
@@ -91,8 +94,12 @@ class OFFDSpotter:
 
     def spot(self, path: str | Path, weights=None, fps: float | None = None, preset: str = "default",
              progress: Progress | None = None, keep_frames: bool = False, cache_dir=None,
-             config: OFFDConfig | None = None, **overrides) -> SpotResult:
-        """Run OF-FD over the video once; with ``keep_frames`` the frames of every span and the track are kept."""
+             config: OFFDConfig | None = None, keep: Keep | None = None, **overrides) -> SpotResult:
+        """Run OF-FD over the video once; with ``keep_frames`` the frames each interval needs are kept.
+
+        ``keep`` = (seconds before each interval to hold on to while streaming, the original frames wanted for
+        one interval); default: none before, the interval's onset/apex/offset.
+        """
         if weights is not None:
             raise ConfigError("--weights applies to learned spotters only (offd is training-free)")
         src = VideoSource(path, fps=fps)
@@ -101,7 +108,8 @@ class OFFDSpotter:
             cfg = with_overrides(cfg, **overrides)
         # grey (the decoder's luma) either way, so `spot` and `analyze` measure the very same frames
         res = run_offd(prefetch(src.frames(gray=True)), src.info.fps, cfg, progress=progress,
-                       total_frames=src.info.n_frames, keep_frames=keep_frames)
+                       total_frames=src.info.n_frames, keep_frames=keep_frames,
+                       keep_before_s=keep[0] if keep else 0.0)
         if res.proc_index.size == 0:
             raise NoFaceError("no frames decoded", path)
         if not res.face.any():
@@ -111,9 +119,9 @@ class OFFDSpotter:
         settings = {"spotter": self.name, "preset": cfg.name, "fps": float(src.info.fps),
                     "work_rate_hz": round(float(res.rate), 4), **{k: _plain(v) for k, v in overrides.items()}}
         intervals = spans_to_intervals(res, src.info.fps)
-        wanted = {i for iv in intervals for i in (iv.onset, iv.apex, iv.offset)}
+        wanted = {i for iv in intervals for i in (keep[1](iv, src.info.fps) if keep else (iv.onset, iv.apex, iv.offset))}
         frames = {i: res.kept[i] for i in sorted(wanted) if i in res.kept}
-        res.kept = {}  # the span frames OF-FD kept while streaming: only the intervals' three are needed now
+        res.kept = {}  # the span frames OF-FD kept while streaming: only the wanted ones are needed now
         return SpotResult(intervals, src.info, self.name, settings, trace, track=res.track, frames=frames,
                           offd=res)
 

@@ -50,14 +50,14 @@ class LearnedSpotter:
 
     def spot(self, path: str | Path, weights: str | Path | None = None, fps: float | None = None,
              preset: str = "default", progress: Progress | None = None, keep_frames: bool = False,
-             cache_dir=None, **options):
+             cache_dir=None, keep=None, **options):
         if weights is None:
             raise ConfigError(f"spotter {self.name} needs --weights (a checkpoint from `microexp train spotter`)")
         if preset != "default" or options:
             what = f"--preset {preset}" if preset != "default" else ", ".join(sorted(options))
             raise ConfigError(f"{what}: OF-FD options do not apply to the learned spotter {self.name}")
         return self.from_checkpoint(weights).spot(path, fps=fps, progress=progress, keep_frames=keep_frames,
-                                                  cache_dir=cache_dir)
+                                                  cache_dir=cache_dir, keep=keep)
 
 
 @dataclass
@@ -85,8 +85,9 @@ class LoadedSpotter:
         return out
 
     def spot(self, video: str | Path, fps: float | None = None, progress: Progress | None = None,
-             keep_frames: bool = False, cache_dir=None):
-        """Spot one video; with ``keep_frames`` the onset/apex/offset frames and the face track are kept."""
+             keep_frames: bool = False, cache_dir=None, keep=None):
+        """Spot one video; with ``keep_frames`` the frames each interval needs (``keep``: see ``api.Keep``;
+        default onset/apex/offset) are decoded in one more pass."""
         from microexp.features.cache import get_or_build_crops
         from microexp.spotting.api import SpotResult, SpotTrace
 
@@ -112,7 +113,8 @@ class LoadedSpotter:
                           np.asarray(seq.face, bool), np.stack(raw, axis=1).astype(np.float32), kinds, seq.fps)
         frames = {}
         if keep_frames:
-            frames = grab_frames(video, {i for iv in intervals for i in (iv.onset, iv.apex, iv.offset)}, fps)
+            frames = grab_frames(video, {i for iv in intervals
+                                         for i in (keep[1](iv, info.fps) if keep else (iv.onset, iv.apex, iv.offset))}, fps)
         return SpotResult(intervals, info, self.entry.name, settings, trace, track=seq.track, frames=frames)
 
 

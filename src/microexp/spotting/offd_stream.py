@@ -223,13 +223,15 @@ class OFFDStream:
     ``push(frame)`` and ``close()`` return the spans (processed frames, inclusive) that became final;
     ``result()`` after ``close()`` gives the full ``OFFDResult`` (the same as ``run_offd``). With
     ``keep_frames=True`` the image of every processed frame inside a window-level detection is kept as
-    pushed, so every final interval's frames are in ``OFFDResult.kept`` (by original frame index).
+    pushed, so every final interval's frames are in ``OFFDResult.kept`` (by original frame index), and so are
+    the frames up to ``keep_before_s`` before each (a consumer that reads the face before the onset, e.g. the
+    macro-expression reader, needs no second decoding pass).
     Memory: one window of grey frames, plus the kept images.
     """
 
     def __init__(self, fps: float, cfg: OFFDConfig | None = None, detector: LandmarkDetector | None = None,
                  keep_frames: bool = False, progress: Callable[[int, int | None], None] | None = None,
-                 total_frames: int | None = None):
+                 total_frames: int | None = None, keep_before_s: float = 0.0):
         self.cfg = cfg = cfg or OFFDConfig()
         self.tracker = WindowTracker(cfg, detector or LandmarkDetector())
         self.rate = working_rate(fps, cfg.work_rate_hz)
@@ -237,6 +239,7 @@ class OFFDStream:
         self.hop = cfg.frames(cfg.hop_s, self.rate)
         self.check_every = cfg.frames(cfg.face_check_s, self.rate)
         self.keep_frames = keep_frames
+        self.keep_before = int(round(max(0.0, keep_before_s) * self.rate))
         self.progress, self.total = progress, total_frames
         self.resampler = Resampler(self.rate)
         self.buf = FrameBuffer(keep_source=keep_frames)
@@ -350,7 +353,7 @@ class OFFDStream:
         self.settler.add(absolute)
         if self.keep_frames:
             for a, b in absolute:
-                for k in range(a, b + 1):
+                for k in range(max(0, a - self.keep_before), b + 1):
                     if k in self.buf.source:
                         self.kept.setdefault(k, self.buf.source[k])
         if end >= len(self.buf) and self.exhausted:
@@ -376,7 +379,7 @@ class OFFDStream:
         if self.keep_frames and horizon is not None:
             final = self.settler.final
             for pos in [p for p in self.kept if p < horizon]:
-                if not any(a <= pos <= b for a, b in final):
+                if not any(a - self.keep_before <= pos <= b for a, b in final):
                     del self.kept[pos]  # before the horizon and in no final span: never needed
         return new
 
@@ -404,7 +407,8 @@ class OFFDStream:
         index = np.asarray(self.buf.index, dtype=int)
         kept = {}
         if self.keep_frames:
-            kept = {int(index[p]): img for p, img in self.kept.items() if any(a <= p <= b for a, b in spans)}
+            m = self.keep_before
+            kept = {int(index[p]): img for p, img in self.kept.items() if any(a - m <= p <= b for a, b in spans)}
         return OFFDResult(self.cfg, self.rate, index, np.asarray(self.buf.time, dtype=float), face,
                           np.array([self.score.get(i, 0.0) for i in range(n)]), disp, self.channel_names, spans,
                           list(self.windows), kept, self.faces.build(index, np.asarray(self.buf.time), face))
