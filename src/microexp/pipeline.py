@@ -16,7 +16,7 @@ import numpy as np
 from microexp.errors import ConfigError
 from microexp.face.align import similarity_align
 from microexp.face.landmarks import LICENCE_NOTE, LandmarkDetector
-from microexp.io.video import VideoSource, prefetch
+from microexp.io.video import VideoSource, input_warnings, prefetch
 from microexp.records import Expression
 from microexp.spotting.api import SpotResult, spot_video
 
@@ -40,6 +40,7 @@ class Result:
     thumbnails: list[Thumbs | None]
     settings: dict = field(default_factory=dict)
     models: dict = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)  # why the result may mislead (coarse input); one line each
 
     @property
     def fps(self) -> float:
@@ -73,18 +74,37 @@ class Result:
         return out
 
 
-def grab_frames(path: str | Path, wanted: set[int], fps: float | None = None) -> dict[int, np.ndarray]:
-    """Decode once more and keep only the wanted frame indices (BGR)."""
-    if not wanted:
-        return {}
+def _stream_intervals(path: str | Path, intervals: list, fps: float | None):
+    """Yield ``(interval, onset, apex, offset)`` BGR frames (``None`` where not decoded) in one streaming pass.
+
+    Each interval is handed out as soon as its offset frame is decoded and its frames are dropped once no
+    later interval needs them, so memory holds the frames of the intervals in flight, not of the whole video.
+    """
+    order = sorted(range(len(intervals)), key=lambda k: (intervals[k].onset, k))
+    pending = [intervals[k] for k in order]
+    if not pending:
+        return
+    wanted = {i for iv in pending for i in (iv.onset, iv.apex, iv.offset)}
+    held: dict[int, np.ndarray] = {}
+
+    def ready(upto: int | None):
+        nonlocal pending
+        done = [iv for iv in pending if upto is None or iv.offset <= upto]
+        pending = [iv for iv in pending if not (upto is None or iv.offset <= upto)]
+        for iv in done:
+            yield iv, held.get(iv.onset), held.get(iv.apex), held.get(iv.offset)
+        keep = min((iv.onset for iv in pending), default=None)
+        for i in [i for i in held if keep is None or i < keep]:
+            del held[i]
+
     last = max(wanted)
-    out = {}
     for fr in prefetch(VideoSource(path, fps=fps).frames()):
         if fr.index in wanted:
-            out[fr.index] = fr.image
-        if fr.index >= last:
+            held[fr.index] = fr.image
+            yield from ready(fr.index)
+        if fr.index >= last or not pending:
             break
-    return out
+    yield from ready(None)
 
 
 def analyze(path: str | Path, fps: float | None = None, spotter: str = "offd", recognizer: str = "default",
@@ -102,23 +122,20 @@ def analyze(path: str | Path, fps: float | None = None, spotter: str = "offd", r
     rec_weights = None if recognizer == "default" else recognizer
     if rec_weights is not None and not Path(rec_weights).exists():
         raise ConfigError(f"recogniser weights not found: {rec_weights} (use 'default' or a checkpoint path)")
-    wanted = {i for iv in spot.intervals for i in (iv.onset, iv.apex, iv.offset)}
-    frames = grab_frames(path, wanted, fps=fps)
     det = LandmarkDetector()
-    expressions, thumbs = [], []
-    for iv in spot.intervals:
-        on, ap, off = frames.get(iv.onset), frames.get(iv.apex), frames.get(iv.offset)
+    by_interval: dict[int, tuple[Expression, Thumbs | None]] = {}
+    for iv, on, ap, off in _stream_intervals(path, spot.intervals, fps):
         found = None if on is None else det.find(_gray(on))
         if found is None or ap is None:
-            expressions.append(Expression(iv, "unknown", {}))
-            thumbs.append(None)
+            by_interval[id(iv)] = (Expression(iv, "unknown", {}), None)
             continue
         lm = found[1]
         # one transform (from the onset frame) for all three: the flow must see the face move, not the crop
         crops = [similarity_align(img, lm, RECOG_CROP)[0] for img in (on, ap, off if off is not None else ap)]
         rec = recognize(_gray(crops[0]), _gray(crops[1]), weights=rec_weights)
-        expressions.append(Expression(iv, rec.emotion, rec.probabilities))
-        thumbs.append(Thumbs(*crops))
+        by_interval[id(iv)] = (Expression(iv, rec.emotion, rec.probabilities), Thumbs(*crops))
+    expressions = [by_interval[id(iv)][0] for iv in spot.intervals]
+    thumbs = [by_interval[id(iv)][1] for iv in spot.intervals]
     import microexp
 
     models = {
@@ -131,7 +148,7 @@ def analyze(path: str | Path, fps: float | None = None, spotter: str = "offd", r
     }
     settings = {"fps": fps, "spotter": spotter, "preset": preset, "recognizer": recognizer,
                 "work_rate_hz": spot.offd.rate}
-    return Result(str(path), spot, expressions, thumbs, settings, models)
+    return Result(str(path), spot, expressions, thumbs, settings, models, input_warnings(spot.info))
 
 
 def _recognizer_name(weights) -> str:

@@ -82,16 +82,6 @@ def check_output(out: Path, inputs: list[Path] = (), is_dir: bool = True, output
     """
     out = Path(out)
     kind = "output folder" if is_dir else "output file"
-    if out.exists() and is_dir and not out.is_dir():
-        fail(f"{out}: {kind} exists and is a file; choose another -o/--out")
-    if out.exists() and not is_dir and out.is_dir():
-        fail(f"{out}: {kind} exists and is a folder; name a file")
-    anchor = _nearest_existing(out.absolute())
-    if not anchor.is_dir() and anchor != out.absolute():
-        fail(f"{out}: cannot create the {kind}: {anchor} is a file")
-    writable_dir = anchor if anchor.is_dir() else anchor.parent
-    if not os.access(writable_dir, os.W_OK | os.X_OK):
-        fail(f"{out}: cannot write the {kind}: {writable_dir} is not writable")
     target = out.resolve()
     for inp in inputs:
         src = Path(inp).resolve()
@@ -103,6 +93,58 @@ def check_output(out: Path, inputs: list[Path] = (), is_dir: bool = True, output
         written = [target / name for name in outputs] if is_dir else [target]
         if src in written:
             fail(f"{out}: writing the results would overwrite the input {inp}")
+    if out.exists() and is_dir and not out.is_dir():
+        fail(f"{out}: {kind} exists and is a file; choose another -o/--out")
+    if out.exists() and not is_dir and out.is_dir():
+        fail(f"{out}: {kind} exists and is a folder; name a file")
+    anchor = _nearest_existing(out.absolute())
+    if not anchor.is_dir() and anchor != out.absolute():
+        fail(f"{out}: cannot create the {kind}: {anchor} is a file")
+    writable_dir = anchor if anchor.is_dir() else anchor.parent
+    if not os.access(writable_dir, os.W_OK | os.X_OK):
+        fail(f"{out}: cannot write the {kind}: {writable_dir} is not writable")
+
+
+def check_input(path: Path) -> None:
+    """The input exists (checked first, so a typo is reported before anything about the options)."""
+    if not Path(path).exists():
+        fail(f"{path}: no such file or directory")
+
+
+FLOW_METHODS = ("farneback", "dis")
+
+
+def spotter_names() -> tuple[str, ...]:
+    """``offd`` plus the learned spotters the training code knows."""
+    try:
+        from microexp.spotting.registry import names  # the spotter registry, where present
+    except ImportError:
+        from microexp.spotting.train import ARCHS
+
+        return ("offd", *ARCHS)
+    return tuple(names())
+
+
+def check_spotter(spotter: str, weights: Path | None, preset: str = "default", flow: str = "farneback") -> None:
+    """``--spotter NAME [--weights PATH]`` as in every command, and the OF-FD-only options only with offd."""
+    names = spotter_names()
+    if spotter not in names:
+        fail(f"--spotter must be one of {', '.join(names)}, got {spotter!r}")
+    if flow not in FLOW_METHODS:
+        fail(f"--flow must be one of {', '.join(FLOW_METHODS)}, got {flow!r}")
+    if spotter == "offd":
+        if weights is not None:
+            fail("--weights applies to learned spotters only (--spotter "
+                 f"{' | '.join(n for n in names if n != 'offd')}); offd needs no weights")
+        return
+    if weights is None:
+        fail(f"--spotter {spotter} needs --weights (a model.pt from `microexp train spotter --final`)")
+    if not Path(weights).is_file():
+        fail(f"{weights}: no such weights file")
+    if preset != "default":
+        fail(f"--preset applies to --spotter offd only, not {spotter}")
+    if flow != "farneback":
+        fail(f"--flow applies to --spotter offd only, not {spotter}")
 
 
 class Terminated(KeyboardInterrupt):

@@ -81,6 +81,18 @@ def working_scale(w: int, h: int, max_side: int | None) -> float:
     return 1.0 if not max_side or max(w, h) <= max_side else max_side / max(w, h)
 
 
+MIN_SPOT_FPS = 10.0  # micro-expressions last 0.2-0.5 s: below 10 fps the shortest span under 2 frames
+
+
+def input_warnings(info: VideoInfo) -> list[str]:
+    """What makes a result unreliable though it is computed (one line each, empty when all is well)."""
+    out = []
+    if info.fps < MIN_SPOT_FPS:
+        out.append(f"frame rate {info.fps:g} fps is below the {MIN_SPOT_FPS:g} fps spotting needs "
+                   "(micro-expressions last 0.2-0.5 s); expect few or no intervals")
+    return out
+
+
 def natural_key(name: str) -> list:
     """Sort key that orders ``img2`` before ``img10`` (numeric runs compared as numbers)."""
     return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", name)]
