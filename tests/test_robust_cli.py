@@ -318,3 +318,168 @@ def test_library_refuses_bad_rates(tmp_path):
             VideoSource(frames, fps=bad)
         with pytest.raises(ConfigError):
             spot_video(frames, fps=bad)
+
+
+# ---- handled: build(tmp) -> (argv, anything the check needs) -------------------------------------------------
+
+def _rotated_copy(src: Path, dst: Path, degrees: int) -> Path:
+    """Re-encode ``src`` the way a phone stores portrait video: pixels turned, a display matrix to undo it."""
+    import av
+    import numpy as np
+
+    from microexp.io.video import VideoSource
+
+    turn = {90: cv2.ROTATE_90_CLOCKWISE, 270: cv2.ROTATE_90_COUNTERCLOCKWISE}[degrees]
+    with av.open(str(dst), "w") as out:
+        stream = None
+        for fr in VideoSource(src).frames():
+            img = np.ascontiguousarray(cv2.rotate(fr.image, turn))
+            if stream is None:
+                stream = out.add_stream("libx264", rate=30)
+                stream.height, stream.width = img.shape[:2]
+                stream.pix_fmt = "yuv420p"
+                stream.set_display_rotation(degrees)  # counter-clockwise turn that makes it upright
+            for pkt in stream.encode(av.VideoFrame.from_ndarray(img, format="bgr24")):
+                out.mux(pkt)
+        for pkt in stream.encode():
+            out.mux(pkt)
+    return dst
+
+
+def h_rotated(t):
+    from conftest import shared_path
+
+    src = shared_path("video", "single_face.mp4")
+    return ["spot", _rotated_copy(src, t / "portrait.mp4", 90), "-o", t / "out"], src
+
+
+def h_same_stems(t):
+    d = t / "videos"
+    d.mkdir()
+    _clip(d, "a.mp4")
+    write_clip(d / "a.mov", 12, lambda i: paste(canvas(seed=i + 5), FACE, 30, 0, 0.75))
+    _clip(d, "b.mp4")
+    return ["analyze", d, "-o", t / "out"], d
+
+
+def h_low_fps(t):
+    v = write_clip(t / "slow.mp4", 12, lambda i: paste(canvas(seed=i), FACE, 20, 0, 0.75), fps=1.0)
+    return ["analyze", v, "-o", t / "out"], v
+
+
+def h_large_frames(t):
+    v = write_clip(t / "big.mp4", 3, lambda i: cv2.resize(paste(canvas(seed=i), FACE, 20, 0, 0.75), (2880, 1920)))
+    return None, v
+
+
+def h_long_path(t):
+    deep = t / ("a_rather_long_folder_name_" * 3) / "results_of_the_spotting_run"
+    return ["spot", _clip(t), "-o", deep], deep
+
+
+def h_glyph(t):
+    return ["spot", _clip(t, "视频.mp4"), "-o", t / "out"], None
+
+
+def h_version(t):
+    return ["--version"], None
+
+
+def h_help(t):
+    return ["--help"], None
+
+
+CLI_HANDLED_CASES = [
+    Case("rotated-phone-video", "a real face clip stored turned 90° with a display matrix (how phones record "
+         "portrait video); said 'no face found in any frame'",
+         "Frames are turned upright while decoding (PyAV's display matrix, `VideoInfo.rotation`): the face is "
+         "found in every frame and the frames match the unrotated clip.", h_rotated),
+    Case("same-stem-videos", "`analyze DIR` with `a.mp4`, `a.mov` and `b.mp4` (one overwrote the other and the "
+         "combined CSV named both 'a')",
+         "Outputs go to `a.mp4/`, `a.mov/` and `b/` (the file name where stems collide, else the stem); the "
+         "combined `intervals.csv` and each `result.json` use the same names.", h_same_stems),
+    Case("one-fps-video", "a 1 fps clip (an all-zero score, no word)",
+         "Analysed, with one line `warning: ...: frame rate 1 fps is below the 10 fps spotting needs ...` on "
+         "stderr and the same text in `result.json` `warnings`.", h_low_fps),
+    Case("large-frames", "a 2880 x 1920 clip (4K-class frames used ~2 GB)",
+         "Decoded straight to the working size (longer side 1920 px, `VideoInfo.scale` = 2/3): memory does "
+         "not grow with the resolution; see benchmarks/results/memory.md.", h_large_frames),
+    Case("piped-long-path", "`spot ... -o` a path over 80 characters, stdout piped",
+         "Each `wrote PATH` line stays one line (no hard wrap at 80 columns).", h_long_path),
+    Case("non-latin-video-name", "`spot 视频.mp4` (matplotlib warned about missing glyphs on stderr)",
+         "No third-party warnings on stderr; the outputs are written.", h_glyph),
+    Case("version", "`microexp --version` (said 'Missing command')", "Prints `microexp VERSION`, exit 0.",
+         h_version),
+    Case("help-lists-everything", "`microexp --help`",
+         "Lists every command (demo, spot, analyze, recognize, loso, prepare, evaluate, datasets, synth, train).",
+         h_help),
+]
+
+
+@pytest.mark.parametrize("case", CLI_HANDLED_CASES, ids=lambda c: c.id)
+def test_cli_handled_cases(case, tmp_path):
+    import json
+
+    import numpy as np
+    import pandas as pd
+
+    from microexp.io.video import VideoSource
+
+    args, extra = case.build(tmp_path)
+    if case.id == "large-frames":
+        src = VideoSource(extra)
+        shapes = {f.image.shape for f in src.frames()}
+        assert src.info.scale == pytest.approx(2 / 3) and src.info.frame_size == (1920, 1280)
+        assert shapes == {(1280, 1920, 3)} and (src.info.width, src.info.height) == (2880, 1920)
+        return
+    res = invoke(args)
+    assert res.exit_code == 0, res.output
+    if case.id == "rotated-phone-video":
+        out = tmp_path / "out"
+        npz = np.load(out / "scores.npz")
+        assert npz["face"].all()
+        rotated = VideoSource(args[1])
+        upright = [f.image for f in rotated.frames()]
+        assert rotated.info.rotation == 90 and (rotated.info.width, rotated.info.height) == (640, 360)
+        original = [f.image for f in VideoSource(extra).frames()]
+        assert len(upright) == len(original)
+        assert float(np.abs(upright[0].astype(int) - original[0]).mean()) < 6  # same picture, not turned
+    elif case.id == "same-stem-videos":
+        out = tmp_path / "out"
+        assert {p.name for p in out.iterdir() if p.is_dir()} == {"a.mp4", "a.mov", "b"}
+        assert json.loads((out / "a.mov" / "result.json").read_text())["video"]["name"] == "a.mov"
+        table = pd.read_csv(out / "intervals.csv")
+        assert set(table["video"]) <= {"a.mp4", "a.mov", "b"}
+        # the per-video tables and the combined one agree row for row
+        parts = pd.concat([pd.read_csv(out / n / "intervals.csv") for n in ("a.mp4", "a.mov", "b")])
+        assert len(parts) == len(table)
+    elif case.id == "one-fps-video":
+        warned = [ln for ln in res.stderr.splitlines() if ln.strip()]
+        assert len(warned) == 1 and "below the 10 fps" in warned[0] and "slow.mp4" in warned[0]
+        result = json.loads((tmp_path / "out" / "result.json").read_text())
+        assert len(result["warnings"]) == 1 and "1 fps" in result["warnings"][0]
+    elif case.id == "piped-long-path":
+        assert any(ln.strip() == f"wrote {extra / 'intervals.csv'}" for ln in res.stdout.splitlines())
+    elif case.id == "non-latin-video-name":
+        assert "Warning" not in res.stderr and "Glyph" not in res.stderr
+        assert (tmp_path / "out" / "spot.png").is_file()
+    elif case.id == "version":
+        from microexp import __version__
+
+        assert res.stdout.strip() == f"microexp {__version__}"
+    elif case.id == "help-lists-everything":
+        for name in ("demo", "spot", "analyze", "recognize", "loso", "prepare", "evaluate", "datasets", "synth",
+                     "train"):
+            assert f" {name} " in res.stdout, name
+    else:  # pragma: no cover - a new case needs its check here
+        raise AssertionError(f"no check for {case.id}")
+
+
+def test_same_names_are_stable_and_unique():
+    from microexp.cli.analyze import output_names
+
+    vids = [Path("d/a.mp4"), Path("d/A.mov"), Path("d/b.mp4"), Path("d/c.avi")]
+    names = output_names(vids)
+    assert names == {vids[0]: "a.mp4", vids[1]: "A.mov", vids[2]: "b", vids[3]: "c"}
+    assert output_names(list(reversed(vids))) == names  # order of listing does not matter
+    assert len(set(names.values())) == len(vids)

@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 import threading
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -147,6 +148,14 @@ def check_spotter(spotter: str, weights: Path | None, preset: str = "default", f
         fail(f"--flow applies to --spotter offd only, not {spotter}")
 
 
+def quiet_third_party_warnings() -> None:
+    """Library warnings a user cannot act on stay off stderr: matplotlib's missing-glyph notes (a video named
+    in Chinese plots its title with boxes), pandas' ragged-row ParserWarning (the reader reports the row)."""
+    warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from")
+    warnings.filterwarnings("ignore", message=r".*(Length of header or names does not match|Falling back to the "
+                                              r"'python' engine)")
+
+
 class Terminated(KeyboardInterrupt):
     """SIGTERM (a cluster pre-empting the job, ``kill``), raised like Ctrl-C so cleanup code runs."""
 
@@ -171,7 +180,9 @@ def handle_errors(fn: Callable) -> Callable:
             except (ValueError, OSError):  # pragma: no cover - no signals on this platform/thread
                 previous = None
         try:
-            return fn(*args, **kwargs)
+            with warnings.catch_warnings():
+                quiet_third_party_warnings()
+                return fn(*args, **kwargs)
         except MicroexpError as err:
             fail(str(err))
         except FileNotFoundError as err:
