@@ -8,7 +8,7 @@ from typing import Annotated
 import pandas as pd
 import typer
 
-from microexp.cli.common import check_input, check_number, check_output, handle_errors
+from microexp.cli.common import check_number, check_output, handle_errors
 from microexp.errors import ConfigError, InputError
 
 BASES = "frame numbering of the file: 0 (0-based) or 1 (1-based, as annotated)"
@@ -138,8 +138,6 @@ def _check_base(option: str, base: int | None) -> None:
 
 def _check_outputs(inputs: list[Path], out: Path | None, log: Path | None = None) -> None:
     """Before scoring: --out (a .csv/.json file or a folder) and --log can be written and overwrite no input."""
-    for inp in inputs:
-        check_input(inp)
     if out is not None:
         as_file = out.suffix.lower() in (".csv", ".json")
         check_output(out, inputs, is_dir=not as_file,
