@@ -74,12 +74,14 @@ def _nearest_existing(path: Path) -> Path:
     return p
 
 
-def check_output(out: Path, inputs: list[Path] = (), is_dir: bool = True, outputs: list[str] = ()) -> None:
+def check_output(out: Path, inputs: list[Path] = (), is_dir: bool = True, outputs: list[str] = (),
+                 inside_ok: bool = False) -> None:
     """Refuse an output location that cannot work, before any computation (one line, exit 2).
 
     Refused: an existing file where a folder is wanted (or a folder where a file is wanted), a location under
     a file or not writable, the input itself or a place inside an input folder (results would mix with the
-    frames and break the next run), and a result file name that is an input.
+    frames and break the next run; ``inside_ok`` for a cache, which readers of the input skip), and a result
+    file name that is an input.
     """
     out = Path(out)
     kind = "output folder" if is_dir else "output file"
@@ -88,7 +90,7 @@ def check_output(out: Path, inputs: list[Path] = (), is_dir: bool = True, output
         src = Path(inp).resolve()
         if target == src:
             fail(f"{out}: the {kind} is the input itself; choose another -o/--out")
-        if src.is_dir() and src in target.parents:
+        if src.is_dir() and src in target.parents and not inside_ok:
             fail(f"{out}: the {kind} is inside the input folder {inp}; results would mix with the input. "
                  "Choose a folder outside it")
         written = [target / name for name in outputs] if is_dir else [target]

@@ -15,7 +15,6 @@ from microexp.cli.common import (
     check_output,
     console,
     err_console,
-    fail,
     handle_errors,
     progress_bar,
 )
@@ -57,9 +56,7 @@ def prepare(
     check_number("--fps", fps, MIN_FPS, MAX_FPS)
     check_number("--size", size, 16, 1024)
     check_number("--workers", workers, 1, 4096)
-    if executor not in ("local", "ray"):
-        fail(f"--executor must be local or ray, got {executor!r}")
-    check_output(cache_dir, [root])
+    check_output(cache_dir, [root], inside_ok=True)
     if report is not None:
         check_output(report, [root], is_dir=False)
     cache = cache_dir
