@@ -483,3 +483,26 @@ def test_same_names_are_stable_and_unique():
     assert names == {vids[0]: "a.mp4", vids[1]: "A.mov", vids[2]: "b", vids[3]: "c"}
     assert output_names(list(reversed(vids))) == names  # order of listing does not matter
     assert len(set(names.values())) == len(vids)
+
+
+def test_input_warnings_rate_and_face_size():
+    """The coarse-input rules: rate below 10 fps, face below 80 px in source pixels (scale undone)."""
+    import numpy as np
+
+    from microexp.io.video import VideoInfo, input_warnings, typical_face_width
+
+    ok = VideoInfo("v.mp4", 30.0, 640, 360, 10, 1.0)
+    assert input_warnings(ok) == [] and input_warnings(ok, 120.0) == []
+    assert "below the 10 fps" in input_warnings(VideoInfo("v.mp4", 5.0, 640, 360, 10, 2.0))[0]
+    small = input_warnings(ok, 50.0)
+    assert len(small) == 1 and "about 50 px wide" in small[0]
+    big_frames = VideoInfo("v.mp4", 30.0, 3840, 2160, 10, 1.0, scale=0.5)
+    assert input_warnings(big_frames, 50.0) == []  # 100 px in the source: fine
+
+    class Track:
+        boxes = np.array([[10, 10, 70, 80], [12, 10, 72, 80], [np.nan] * 4])
+
+    class Spot:
+        track = Track()
+
+    assert typical_face_width(Spot()) == 60.0 and typical_face_width(object()) is None

@@ -16,7 +16,7 @@ import numpy as np
 from microexp.errors import ConfigError
 from microexp.face.align import similarity_align
 from microexp.face.landmarks import LICENCE_NOTE, LandmarkDetector
-from microexp.io.video import VideoSource, input_warnings, prefetch
+from microexp.io.video import VideoSource, input_warnings, prefetch, typical_face_width
 from microexp.records import Expression
 from microexp.spotting.api import SpotResult, spot_video
 
@@ -148,7 +148,7 @@ def analyze(path: str | Path, fps: float | None = None, spotter: str = "offd", r
     }
     settings = {"fps": fps, "spotter": spotter, "preset": preset, "recognizer": recognizer,
                 "work_rate_hz": spot.offd.rate}
-    return Result(str(path), spot, expressions, thumbs, settings, models, input_warnings(spot.info))
+    return Result(str(path), spot, expressions, thumbs, settings, models, input_warnings(spot.info, typical_face_width(spot)))
 
 
 def _recognizer_name(weights) -> str:

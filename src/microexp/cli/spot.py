@@ -37,7 +37,7 @@ def spot(
         "--flow", help="ROI flow for OF-FD: farneback (paper-faithful) or dis (faster, not faithful).")] = "farneback",
 ):
     """Spot micro- and macro-expressions; writes intervals.csv, scores.npz and spot.png."""
-    from microexp.io.video import input_warnings
+    from microexp.io.video import input_warnings, typical_face_width
     from microexp.spotting.api import spot_video
     from microexp.spotting.outputs import write_spot_outputs
 
@@ -54,7 +54,7 @@ def spot(
     else:
         with progress_bar(f"spotting {video.name}") as update:
             result = spot_video(video, fps=fps, preset=preset, progress=update, flow_method=flow)
-    for w in input_warnings(result.info):
+    for w in input_warnings(result.info, typical_face_width(result)):
         warn(f"{video}: {w}")
     paths = write_spot_outputs(result, out)
     n_me = sum(iv.kind == "me" for iv in result.intervals)

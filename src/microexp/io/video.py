@@ -81,16 +81,35 @@ def working_scale(w: int, h: int, max_side: int | None) -> float:
     return 1.0 if not max_side or max(w, h) <= max_side else max_side / max(w, h)
 
 
-MIN_SPOT_FPS = 10.0  # micro-expressions last 0.2-0.5 s: below 10 fps the shortest span under 2 frames
+MIN_SPOT_FPS = 10.0  # micro-expressions last 0.2-0.5 s: below 10 fps the shortest spans under 2 frames
+MIN_FACE_PX = 80.0  # face box width: smaller faces are upsampled > 3x into the 256 px canonical crop
 
 
-def input_warnings(info: VideoInfo) -> list[str]:
-    """What makes a result unreliable though it is computed (one line each, empty when all is well)."""
+def input_warnings(info: VideoInfo, face_width_px: float | None = None) -> list[str]:
+    """What makes a result unreliable though it is computed (one line each, empty when all is well).
+
+    ``face_width_px``: the typical face box width in decoded frames (``None`` when unknown); it is compared in
+    source pixels (divided by ``info.scale``) so decoding large frames smaller does not trigger the warning.
+    """
     out = []
     if info.fps < MIN_SPOT_FPS:
         out.append(f"frame rate {info.fps:g} fps is below the {MIN_SPOT_FPS:g} fps spotting needs "
                    "(micro-expressions last 0.2-0.5 s); expect few or no intervals")
+    if face_width_px is not None and math.isfinite(face_width_px) and face_width_px / info.scale < MIN_FACE_PX:
+        out.append(f"the face is about {face_width_px / info.scale:.0f} px wide, below the {MIN_FACE_PX:g} px "
+                   "the spotter is built for; expect noisy curves (film closer or at a higher resolution)")
     return out
+
+
+def typical_face_width(result) -> float | None:
+    """Median face box width (decoded px) of a spot result whose face track keeps boxes; None otherwise."""
+    track = getattr(result, "track", None) or getattr(getattr(result, "offd", None), "track", None)
+    boxes = getattr(track, "boxes", None)
+    if boxes is None or len(boxes) == 0:
+        return None
+    widths = np.asarray(boxes, dtype=float)[:, 2] - np.asarray(boxes, dtype=float)[:, 0]
+    widths = widths[np.isfinite(widths) & (widths > 0)]
+    return float(np.median(widths)) if widths.size else None
 
 
 def natural_key(name: str) -> list:
