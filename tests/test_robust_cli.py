@@ -368,7 +368,7 @@ def h_low_fps(t):
 
 
 def h_large_frames(t):
-    v = write_clip(t / "big.mp4", 3, lambda i: cv2.resize(paste(canvas(seed=i), FACE, 20, 0, 0.75), (2880, 1920)))
+    v = write_clip(t / "big.mp4", 3, lambda i: cv2.resize(paste(canvas(seed=i), FACE, 20, 0, 0.75), (2560, 1440)))
     return None, v
 
 
@@ -401,8 +401,8 @@ CLI_HANDLED_CASES = [
     Case("one-fps-video", "a 1 fps clip (an all-zero score, no word)",
          "Analysed, with one line `warning: ...: frame rate 1 fps is below the 10 fps spotting needs ...` on "
          "stderr and the same text in `result.json` `warnings`.", h_low_fps),
-    Case("large-frames", "a 2880 x 1920 clip (4K-class frames used ~2 GB)",
-         "Decoded straight to the working size (longer side 1920 px, `VideoInfo.scale` = 2/3): memory does "
+    Case("large-frames", "a 2560 x 1440 clip (a 4K clip used ~2 GB)",
+         "Decoded straight to the working size (longer side 1280 px, `VideoInfo.scale` = 0.5): memory does "
          "not grow with the resolution; see benchmarks/results/memory.md.", h_large_frames),
     Case("piped-long-path", "`spot ... -o` a path over 80 characters, stdout piped",
          "Each `wrote PATH` line stays one line (no hard wrap at 80 columns).", h_long_path),
@@ -429,8 +429,10 @@ def test_cli_handled_cases(case, tmp_path):
     if case.id == "large-frames":
         src = VideoSource(extra)
         shapes = {f.image.shape for f in src.frames()}
-        assert src.info.scale == pytest.approx(2 / 3) and src.info.frame_size == (1920, 1280)
-        assert shapes == {(1280, 1920, 3)} and (src.info.width, src.info.height) == (2880, 1920)
+        assert src.info.scale == pytest.approx(0.5) and src.info.frame_size == (1280, 720)
+        assert shapes == {(720, 1280, 3)} and (src.info.width, src.info.height) == (2560, 1440)
+        gray = {f.image.shape for f in src.frames(gray=True)}
+        assert gray == {(720, 1280)}
         return
     res = invoke(args)
     assert res.exit_code == 0, res.output
