@@ -64,6 +64,11 @@ def o_fps_on_video_folder(t):
     return ["analyze", d, "--fps", "30", "-o", t / "out"], d
 
 
+def o_spot_folder_of_videos(t):
+    d = _folder_of_videos(t)
+    return ["spot", d, "-o", t / "out"], d
+
+
 def o_weights_with_offd(t):
     return ["spot", _clip(t), "--weights", _weights(t), "-o", t / "out"], None
 
@@ -149,6 +154,9 @@ OPTION_CASES = [
     Case("fps-on-folder-of-videos", "`analyze DIR --fps 30` where DIR holds video files",
          "`DIR: --fps applies to frame folders only; this folder holds video files, ...`", o_fps_on_video_folder,
          r"--fps applies to frame folders only"),
+    Case("spot-folder-of-videos", "`spot DIR` where DIR holds videos, not frames (said 'folder holds no frame "
+         "images')", "`DIR: folder holds video files, not frames; spot one video at a time, or run `microexp "
+         "analyze FOLDER` for every video in it`", o_spot_folder_of_videos, r"folder holds video files, not frames"),
     Case("weights-with-offd", "`spot clip.mp4 --weights model.pt` without a learned `--spotter`",
          "`--weights applies to learned spotters only (--spotter refcnn3d | mesnet); offd needs no weights`",
          o_weights_with_offd, r"--weights applies to learned spotters only"),

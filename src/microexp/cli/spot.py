@@ -13,6 +13,7 @@ from microexp.cli.common import (
     check_output,
     check_spotter,
     console,
+    fail,
     handle_errors,
     progress_bar,
     warn,
@@ -42,6 +43,13 @@ def spot(
     from microexp.spotting.outputs import write_spot_outputs
 
     check_input(video)
+    if video.is_dir():
+        from microexp.cli.analyze import videos_in
+        from microexp.io.video import list_frame_files
+
+        if videos_in(video) and not list_frame_files(video):
+            fail(f"{video}: folder holds video files, not frames; spot one video at a time, or run "
+                 "`microexp analyze FOLDER` for every video in it")
     check_fps(fps, video)
     check_spotter(spotter, weights, preset=preset, flow=flow)
     check_output(out, [video], outputs=SPOT_OUTPUTS)
