@@ -1,61 +1,107 @@
-"""Peak memory of `microexp analyze` against video length: it must stay flat (streamed decoding).
+"""Peak memory of `microexp analyze` against video length and resolution: it must stay flat.
 
-    python benchmarks/memory_long.py [--minutes 1 10] [--fps 200] [--dir DIR]
+    python benchmarks/memory_long.py [--minutes 0.5 2] [--fps 200] [--k4-seconds 10] [--dir DIR] [--write]
 
-For each length, writes a synthetic SAMM-LV-like clip (200 fps, 480x360; reused when present), runs
-`microexp analyze` on it in a fresh subprocess and prints the child's peak resident memory (ru_maxrss) and
-wall time. Goal: a 10-minute 200 fps clip needs no more than 2 GB.
+For each length, writes a synthetic SAMM-LV-like clip (200 fps, 480x360; reused when present) and one
+10-second 3840x2160 30 fps clip, runs `analyze` (and writes its outputs) on each in a fresh subprocess and
+prints that process's own peak resident memory (ru_maxrss), wall time and expressions found. The growth with
+length is the least-squares slope of peak RSS over minutes of video (MB per minute). Goal: peak RSS under
+700 MB for a 10-minute 200 fps clip and for a 10 s 4K clip. ``--write`` saves the table to
+benchmarks/results/memory.md.
 """
 
 from __future__ import annotations
 
 import argparse
-import resource
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+REPO = Path(__file__).resolve().parents[1]
+CHILD = ("import resource, sys, time; from microexp.pipeline import analyze; "
+         "from microexp.report.write import write_analysis; t = time.perf_counter(); "
+         "r = analyze(sys.argv[1]); write_analysis(r, sys.argv[2]); "
+         "print(r.n_frames, len(r.expressions), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "
+         "time.perf_counter() - t, r.spot.info.width, r.spot.info.height, r.spot.info.scale)")
+
+
+def make_clip(path: Path, preset_name: str, **changes) -> float:
+    from microexp.synth import write_clip
+    from microexp.synth.config import preset
+
+    if path.exists():
+        return float("nan")
+    t = time.perf_counter()
+    write_clip(path, preset(preset_name, seed=1, **changes))
+    return time.perf_counter() - t
+
+
+def run(video: Path, out: Path) -> dict:
+    proc = subprocess.run([sys.executable, "-c", CHILD, str(video), str(out)], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise SystemExit(proc.stderr[-2000:])
+    frames, n_expr, peak, wall, w, h, scale = proc.stdout.split()
+    return {"frames": int(frames), "expr": int(n_expr), "peak_mb": float(peak), "wall_s": float(wall),
+            "size": f"{w}x{h}", "scale": float(scale)}
+
+
+def slope(xs: list[float], ys: list[float]) -> float:
+    n = len(xs)
+    if n < 2:
+        return float("nan")
+    mx, my = sum(xs) / n, sum(ys) / n
+    den = sum((x - mx) ** 2 for x in xs)
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / den if den else float("nan")
+
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--minutes", type=float, nargs="+", default=[1.0, 10.0])
+    ap.add_argument("--minutes", type=float, nargs="+", default=[0.5, 2.0])
     ap.add_argument("--fps", type=float, default=200.0)
+    ap.add_argument("--k4-seconds", type=float, default=10.0, help="length of the 3840x2160 clip (0: skip)")
     ap.add_argument("--dir", type=Path, default=None)
+    ap.add_argument("--write", action="store_true", help="write benchmarks/results/memory.md")
     args = ap.parse_args()
-
-    from microexp.synth import write_clip
-    from microexp.synth.config import preset
 
     root = args.dir or Path(tempfile.mkdtemp(prefix="microexp_mem_"))
     root.mkdir(parents=True, exist_ok=True)
     rows = []
     for minutes in args.minutes:
         video = root / f"long_{minutes:g}min_{args.fps:g}fps.mp4"
-        if not video.exists():
-            t = time.perf_counter()
-            write_clip(video, preset("samm_lv", seconds=60 * minutes, fps=args.fps, seed=1))
-            gen = time.perf_counter() - t
-        else:
-            gen = float("nan")
-        out = root / f"out_{minutes:g}"
-        code = ("import resource, sys; from microexp.pipeline import analyze; "
-                "from microexp.report.write import write_analysis; "
-                f"r = analyze({str(video)!r}); write_analysis(r, {str(out)!r}); "
-                "print(r.n_frames, len(r.expressions))")
-        t = time.perf_counter()
-        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-        wall = time.perf_counter() - t
-        if proc.returncode != 0:
-            raise SystemExit(proc.stderr[-2000:])
-        peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # max over children so far
-        frames, n_expr = proc.stdout.split()
-        rows.append((minutes, int(frames), int(n_expr), peak_mb, wall, gen))
-    print(f"{'minutes':>7s} {'frames':>8s} {'expr':>5s} {'peak RSS (MB)':>14s} {'analyze (s)':>12s} {'synth (s)':>10s}")
-    for m, f, e, mb, w, g in rows:
-        print(f"{m:7g} {f:8d} {e:5d} {mb:14.0f} {w:12.1f} {g:10.1f}")
-    print("(peak RSS is the largest child so far: rows are in increasing length, so each row bounds that run)")
+        gen = make_clip(video, "samm_lv", seconds=60 * minutes, fps=args.fps)
+        r = run(video, root / f"out_{minutes:g}")
+        rows.append({"clip": f"{minutes:g} min, {args.fps:g} fps", "minutes": minutes, "synth_s": gen, **r})
+    if args.k4_seconds > 0:
+        video = root / f"k4_{args.k4_seconds:g}s.mp4"
+        gen = make_clip(video, "casme_sq", seconds=args.k4_seconds, fps=30.0, width=3840, height=2160,
+                        face_px=1000)
+        r = run(video, root / "out_k4")
+        rows.append({"clip": f"{args.k4_seconds:g} s, 30 fps", "minutes": args.k4_seconds / 60, "synth_s": gen, **r})
+
+    long_rows = [r for r in rows if r["clip"].endswith(f"{args.fps:g} fps")]
+    per_min = slope([r["minutes"] for r in long_rows], [r["peak_mb"] for r in long_rows])
+    at10 = (long_rows[-1]["peak_mb"] + per_min * (10 - long_rows[-1]["minutes"])) if long_rows else float("nan")
+    lines = [f"{'clip':>16s} {'size':>10s} {'scale':>6s} {'frames':>7s} {'expr':>5s} {'peak RSS (MB)':>14s} "
+             f"{'analyze (s)':>12s}"]
+    for r in rows:
+        lines.append(f"{r['clip']:>16s} {r['size']:>10s} {r['scale']:6.3f} {r['frames']:7d} {r['expr']:5d} "
+                     f"{r['peak_mb']:14.0f} {r['wall_s']:12.1f}")
+    lines.append(f"growth with length: {per_min:.1f} MB per minute of {args.fps:g} fps video "
+                 f"(least squares over the {len(long_rows)} lengths); 10 min extrapolated: {at10:.0f} MB")
+    print("\n".join(lines))
+    if args.write:
+        cmd = "python benchmarks/memory_long.py " + " ".join(sys.argv[1:])
+        text = ["# Peak memory of `analyze` against video length and resolution", "",
+                f"Output of `{cmd}` (synthetic clips: SAMM-LV-like 480x360 at {args.fps:g} fps, and a 3840x2160 "
+                "30 fps clip), each analysed in a fresh process that reports its own peak RSS (`ru_maxrss`). "
+                "Measured on the shared 2-core development machine under load from other jobs, so wall times "
+                "are not throughput figures. Goal: under 700 MB for a 10-minute 200 fps clip and a 10 s 4K clip.",
+                "", "```", *lines, "```", ""]
+        out = REPO / "benchmarks" / "results" / "memory.md"
+        out.write_text("\n".join(text), encoding="utf-8")
+        print(f"wrote {out}")
 
 
 if __name__ == "__main__":

@@ -75,7 +75,7 @@ def test_prepare_builds_resumes_and_names_the_corrupt_video(tmp_path):
 
 def test_cli_reports_failed_video_by_name_and_exits_1(tmp_path):
     make_clips(tmp_path / "v", n=1)
-    res = CliRunner().invoke(app, ["prepare", "videos", str(tmp_path / "v"), "--cache", str(tmp_path / "c")])
+    res = CliRunner().invoke(app, ["prepare", "videos", str(tmp_path / "v"), "--cache-dir", str(tmp_path / "c")])
     assert res.exit_code == 1, res.output
     assert "1 built, 0 already cached, 1 failed" in res.output
     assert "failed: broken.mp4: VideoError" in res.output
@@ -83,7 +83,7 @@ def test_cli_reports_failed_video_by_name_and_exits_1(tmp_path):
     assert report.set_index("name")["status"].to_dict() == {"clip0.mp4": "built", "broken.mp4": "failed"}
 
     (tmp_path / "v" / "broken.mp4").unlink()
-    res = CliRunner().invoke(app, ["prepare", "videos", str(tmp_path / "v"), "--cache", str(tmp_path / "c"),
+    res = CliRunner().invoke(app, ["prepare", "videos", str(tmp_path / "v"), "--cache-dir", str(tmp_path / "c"),
                                    "--report", str(tmp_path / "r.csv"), "--workers", "2"])
     assert res.exit_code == 0, res.output
     assert "0 built, 1 already cached, 0 failed" in res.output
@@ -91,9 +91,9 @@ def test_cli_reports_failed_video_by_name_and_exits_1(tmp_path):
 
 
 def test_cli_bad_options_are_one_line_errors(tmp_path):
-    res = CliRunner().invoke(app, ["prepare", "nosuchset", str(tmp_path), "--cache", str(tmp_path / "c")])
+    res = CliRunner().invoke(app, ["prepare", "nosuchset", str(tmp_path), "--cache-dir", str(tmp_path / "c")])
     assert res.exit_code == 2 and "unknown dataset 'nosuchset'" in res.output and "'videos'" in res.output
-    res = CliRunner().invoke(app, ["prepare", "videos", str(tmp_path), "--cache", str(tmp_path / "c"),
+    res = CliRunner().invoke(app, ["prepare", "videos", str(tmp_path), "--cache-dir", str(tmp_path / "c"),
                                    "--executor", "dask"])
     assert res.exit_code == 2 and "unknown executor 'dask'" in res.output
 

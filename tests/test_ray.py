@@ -46,8 +46,8 @@ def check_prepare_equals_local_and_names_a_corrupt_video(tmp_path):
     suite = tmp_path / "suite"
     write_suite(suite, 2, "casme_sq", seed=0, seconds=1.0)
     runner = CliRunner()
-    local = runner.invoke(app, ["prepare", "synth", str(suite), "--cache", str(tmp_path / "local")])
-    remote = runner.invoke(app, ["prepare", "synth", str(suite), "--cache", str(tmp_path / "ray"),
+    local = runner.invoke(app, ["prepare", "synth", str(suite), "--cache-dir", str(tmp_path / "local")])
+    remote = runner.invoke(app, ["prepare", "synth", str(suite), "--cache-dir", str(tmp_path / "ray"),
                                  "--executor", "ray"])
     assert local.exit_code == 0, local.output
     assert remote.exit_code == 0, remote.output
@@ -62,7 +62,7 @@ def check_prepare_equals_local_and_names_a_corrupt_video(tmp_path):
 
     # a corrupt video fails with its name; the others finish (here: straight from the cache)
     (suite / "broken.mp4").write_bytes(b"not a video")
-    again = runner.invoke(app, ["prepare", "videos", str(suite), "--cache", str(tmp_path / "ray"),
+    again = runner.invoke(app, ["prepare", "videos", str(suite), "--cache-dir", str(tmp_path / "ray"),
                                 "--executor", "ray"])
     assert again.exit_code == 1, again.output
     assert "0 built, 2 already cached, 1 failed" in again.output

@@ -69,7 +69,7 @@ def test_train_recognizer_then_recognize(fake_htnet, tmp_path):
     card = out.with_suffix(".md").read_text()
     assert "microexp train recognizer" in card and "--epochs 3" in card
     png = next((fake_htnet / "datasets" / "STSNet_whole_norm_u_v_os").glob("*.png"))
-    r = runner.invoke(app, ["recognize", "--flow", str(png), "--weights", str(out), "--json"])
+    r = runner.invoke(app, ["recognize", "--flow-image", str(png), "--weights", str(out), "--json"])
     assert r.exit_code == 0, r.output
     rows = json.loads(r.output)
     assert rows[0]["emotion"] in ("negative", "positive", "surprise")

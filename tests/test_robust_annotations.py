@@ -111,6 +111,21 @@ def test_sheet_errors(case, tmp_path):
     assert_one_line_error(res, path, case.error)
 
 
+SHEET_MESSAGE_CASES = [
+    Case("semicolon-sheet", "a CASME II sheet saved with `;` (said only `missing column 'Subject'`)",
+         "`missing column 'Subject' (...); the rows are separated by semicolons, not commas: save the sheet as "
+         "comma-separated CSV`", sheet(CASME2_HEADER.replace(",", ";"), [r.replace(",", ";") for r in CASME2_ROWS]),
+         r"separated by semicolons, not commas"),
+]
+
+
+@pytest.mark.parametrize("case", SHEET_MESSAGE_CASES, ids=lambda c: c.id)
+def test_sheet_messages_name_the_delimiter(case, tmp_path):
+    path = case.build(tmp_path)
+    res = invoke(["datasets", "info", "casme2", path])
+    assert_one_line_error(res, path, case.error)
+
+
 SHEET_HANDLED_CASES = [
     Case("renamed-column-alias", "CASME II sheet with `Onset Frame`, `Apex`, `Emotion` instead of the usual names",
          "Read by header name through the documented aliases: the same table as the canonical sheet.",
@@ -140,6 +155,9 @@ SHEET_HANDLED_CASES = [
          "Rounded half up to whole frames (60, 566) — the documented rule of `to_frame`.",
          sheet(rows=swap(0, ",59,", ",59.5,")[:1] + ["01,EP03_02,131,139,566.4000000000001,18,others",
                                                       CASME2_ROWS[2]])),
+    Case("csv-renamed-xlsx", "a CSV sheet renamed `.xlsx` (`datasets info` failed with pandas' 'must specify an "
+         "engine' while `evaluate` accepted it)", "Read by content, not by name: the same table as the CSV.",
+         sheet(name="coding.xlsx")),
 ]
 
 
@@ -160,7 +178,7 @@ def test_sheet_handled(case, tmp_path):
     out = " ".join(res.stdout.split())
     df = read_annotations("casme2", path)
     ref = _canonical(tmp_path)
-    if case.id in ("renamed-column-alias", "columns-reordered", "blank-and-note-rows"):
+    if case.id in ("renamed-column-alias", "columns-reordered", "blank-and-note-rows", "csv-renamed-xlsx"):
         pd.testing.assert_frame_equal(df[COMPARE], ref[COMPARE])
         assert "3 rows" in out and "problems: none" in out
     elif case.id == "onset-after-offset":
@@ -227,6 +245,14 @@ PRED_ERROR_CASES = [
          pred(data=bytes(range(256)) * 3), r"not a CSV|missing column"),
     Case("missing-file", "a prediction path that does not exist", "`no such interval CSV`",
          lambda tmp: tmp / "nope.csv", r"no such interval CSV"),
+    Case("empty-frame-cell", "an empty `pred_onset` cell (said `onset nan is not a whole frame number`)",
+         "`row 2: onset is empty`", pred(rows=["v1,,20,me"]), r"row 2: onset is empty$"),
+    Case("short-row", "a row with 3 values under a 4-column header (said `type nan is not me/mae`)",
+         "`row 3: 3 values but the header names 4 columns (no 'type' value)`",
+         pred(rows=["v1,10,20,me", "v1,50,80"]), r"row 3: 3 values but the header names 4 columns \(no 'type'"),
+    Case("semicolon-separated", "a `;`-separated file (said a present column is missing)",
+         "`interval CSV: the header is separated by semicolons, not commas (...); save it as comma-separated CSV`",
+         pred("vid;pred_onset;pred_offset;type", ["v1;10;20;me"]), r"separated by semicolons, not commas"),
 ]
 
 
@@ -318,7 +344,7 @@ def test_recognition_log_errors(case, tmp_path):
 def test_library_errors_are_typed_and_one_line(tmp_path):
     from microexp.eval.megc_io import read_megc_csv
 
-    for case in PRED_ERROR_CASES[:-1]:
+    for case in (c for c in PRED_ERROR_CASES if c.id != "missing-file"):
         sub = tmp_path / case.id
         sub.mkdir()
         path = case.build(sub)

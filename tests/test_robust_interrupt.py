@@ -125,7 +125,7 @@ def _complete(cache: Path) -> list[str]:
 @pytest.fixture(scope="module")
 def prepared_reference(videos, tmp_path_factory) -> Path:
     cache = tmp_path_factory.mktemp("ref_cache")
-    res = invoke(["prepare", "videos", videos, "--cache", cache])
+    res = invoke(["prepare", "videos", videos, "--cache-dir", cache])
     assert res.exit_code == 0, res.output
     return cache
 
@@ -134,7 +134,7 @@ def prepared_reference(videos, tmp_path_factory) -> Path:
 def test_prepare_interrupted_resumes_identically(case, videos, prepared_reference, tmp_path):
     sig = getattr(signal, case.id.split("-")[1])
     cache = tmp_path / "cache"
-    args = ["prepare", "videos", videos, "--cache", cache]
+    args = ["prepare", "videos", videos, "--cache-dir", cache]
     # SIGKILL while the second entry is being built (its temp folder exists): no cleanup at all runs
     if sig == signal.SIGKILL:
         def ready():
@@ -240,8 +240,8 @@ def suite(tmp_path_factory) -> Path:
 
 
 def spotter_args(suite: Path, out: Path, cache: Path) -> list:
-    return ["train", "spotter", "--model", "refcnn3d", "--data", f"synth:{suite}", "--out", out, "--epochs", "2",
-            "--size", "32", "--kinds", "me", "--seed", "1", "--cache-dir", cache]
+    return ["train", "spotter", "--spotter", "refcnn3d", "--data", f"synth:{suite}", "--out", out, "--epochs", "2",
+            "--size", "32", "--types", "me", "--seed", "1", "--cache-dir", cache]
 
 
 def _weights(path: Path) -> dict:

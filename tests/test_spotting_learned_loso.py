@@ -104,8 +104,8 @@ def test_cli_train_then_spot_with_weights(suite, tmp_path, monkeypatch, crop_cac
     monkeypatch.setenv("MICROEXP_CACHE", str(crop_cache))
     runner = CliRunner()
     out = tmp_path / "run"
-    r = runner.invoke(app, ["train", "spotter", "--model", "refcnn3d", "--data", f"synth:{suite}", "--out",
-                            str(out), "--epochs", "1", "--size", "32", "--kinds", "me", "--p", "0.6", "--final"])
+    r = runner.invoke(app, ["train", "spotter", "--spotter", "refcnn3d", "--data", f"synth:{suite}", "--out",
+                            str(out), "--epochs", "1", "--size", "32", "--types", "me", "--p", "0.6", "--final"])
     assert r.exit_code == 0, r.output
     assert (out / "predictions.csv").is_file() and (out / "megc_softnet.csv").is_file()
     assert (out / "summary.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -116,27 +116,27 @@ def test_cli_train_then_spot_with_weights(suite, tmp_path, monkeypatch, crop_cac
         raise AssertionError("crops decoded again although training cached them")
 
     monkeypatch.setattr(cache, "_build", no_decode)  # training filled the crop cache: spot must not decode
-    r = runner.invoke(app, ["spot", str(suite / "v000.mp4"), "--model", "refcnn3d", "--weights", str(weights),
+    r = runner.invoke(app, ["spot", str(suite / "v000.mp4"), "--spotter", "refcnn3d", "--weights", str(weights),
                             "-o", str(tmp_path / "spot")])
     assert r.exit_code == 0, r.output
     iv = pd.read_csv(tmp_path / "spot" / "intervals.csv")
     assert set(iv["type"]) <= {"me"}
     z = np.load(tmp_path / "spot" / "scores.npz")
     assert z["score"].shape == (72,) and z["displacement"].shape == (72, 1)
-    r = runner.invoke(app, ["spot", str(suite / "v000.mp4"), "--model", "mesnet", "--weights", str(weights)])
+    r = runner.invoke(app, ["spot", str(suite / "v000.mp4"), "--spotter", "mesnet", "--weights", str(weights)])
     assert r.exit_code == 2 and "refcnn3d" in r.output
     from microexp.spotting.registry import load_checkpoint
 
     final = load_checkpoint(out / "model.pt", "refcnn3d")  # --final: every subject, the registry's format
     assert final["info"]["n_train_videos"] == 2 and set(final["models"]) == {"me"}
-    r = runner.invoke(app, ["spot", str(suite / "v001.mp4"), "--model", "refcnn3d", "--weights", str(out / "model.pt"),
+    r = runner.invoke(app, ["spot", str(suite / "v001.mp4"), "--spotter", "refcnn3d", "--weights", str(out / "model.pt"),
                             "-o", str(tmp_path / "spot2")])
     assert r.exit_code == 0, r.output
 
 
 def test_cli_errors_are_one_line(tmp_path):
     runner = CliRunner()
-    r = runner.invoke(app, ["train", "spotter", "--model", "nope", "--data", "synth:/x", "--out", str(tmp_path)])
+    r = runner.invoke(app, ["train", "spotter", "--spotter", "nope", "--data", "synth:/x", "--out", str(tmp_path)])
     assert r.exit_code == 2 and "refcnn3d" in r.output
     r = runner.invoke(app, ["train", "spotter", "--data", f"synth:{tmp_path}/missing", "--out", str(tmp_path)])
     assert r.exit_code == 2
@@ -176,7 +176,7 @@ def test_cli_spot_with_a_mesnet_checkpoint(suite, tmp_path, monkeypatch, crop_ca
 
     weights = save_checkpoint(tmp_path / "mesnet.pt", {"arch": "mesnet", "size": 32, "fps": 30.0, "models": {
         "me": {"config": asdict(net.cfg), "state_dict": net.state_dict(), "threshold": 0.0}}})
-    r = CliRunner().invoke(app, ["spot", str(suite / "v000.mp4"), "--model", "mesnet", "--weights", str(weights),
+    r = CliRunner().invoke(app, ["spot", str(suite / "v000.mp4"), "--spotter", "mesnet", "--weights", str(weights),
                                  "-o", str(tmp_path / "out")])
     assert r.exit_code == 0, r.output
     iv = pd.read_csv(tmp_path / "out" / "intervals.csv")

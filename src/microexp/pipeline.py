@@ -18,6 +18,7 @@ import numpy as np
 from microexp.errors import ConfigError
 from microexp.face.align import similarity_align
 from microexp.face.landmarks import LICENCE_NOTE
+from microexp.io.video import input_warnings, typical_face_width
 from microexp.records import Expression
 from microexp.spotting.api import SpotResult, spot_video
 from microexp.version import __version__
@@ -42,6 +43,7 @@ class Result:
     thumbnails: list[Thumbs | None]
     settings: dict = field(default_factory=dict)
     models: dict = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)  # why the result may mislead (coarse input); one line each
 
     @property
     def fps(self) -> float:
@@ -130,7 +132,8 @@ def analyze(path: str | Path, fps: float | None = None, spotter: str = "offd", r
         "landmark_licence": LICENCE_NOTE,
         "python": platform.python_version(),
     }
-    return Result(str(path), spot, expressions, thumbs, settings, models)
+    return Result(str(path), spot, expressions, thumbs, settings, models,
+                  input_warnings(spot.info, typical_face_width(spot)))
 
 
 def _track_landmarks(spot: SpotResult):

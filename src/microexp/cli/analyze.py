@@ -3,45 +3,85 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import pandas as pd
 import typer
 
-from microexp.cli.common import console, err_console, handle_errors, progress_bar
+from microexp.cli.common import (
+    check_fps,
+    check_input,
+    check_output,
+    check_spotter,
+    console,
+    err_console,
+    handle_errors,
+    progress_bar,
+    warn,
+)
+
+ANALYZE_OUTPUTS = ("intervals.csv", "result.json", "scores.npz", "spot.png", "report.html")
 
 
-def register(app: typer.Typer) -> None:
-    app.command("analyze")(analyze)
-
-
-def _videos_in(folder: Path) -> list[Path]:
+def videos_in(folder: Path) -> list[Path]:
     from microexp.io.video import VIDEO_SUFFIXES, natural_key
 
     return sorted((p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES),
                   key=lambda p: natural_key(p.name))
 
 
+def output_names(videos: list[Path]) -> dict[Path, str]:
+    """A unique, stable name per video: its stem, or its file name where stems collide (``a.mp4``, ``a.mov``).
+
+    The name is the output sub-folder and the ``video`` column of the combined CSV, so no result overwrites
+    another and every row says which file it came from. It depends only on the file names, not on order.
+    """
+    stems: dict[str, int] = {}
+    for v in videos:
+        stems[v.stem.lower()] = stems.get(v.stem.lower(), 0) + 1
+    return {v: v.name if stems[v.stem.lower()] > 1 else v.stem for v in videos}
+
+
 @handle_errors
 def analyze(
-    video: Path = typer.Argument(..., help="Video file, folder of frames (with --fps) or folder of videos."),
-    out: Path = typer.Option(Path("analyze_out"), "-o", "--out", help="Output folder."),
-    fps: float = typer.Option(None, "--fps", help="Frame rate of a frame folder."),
-    spotter: str = typer.Option("offd", "--spotter", help="offd (training-free, default) or a learned spotter."),
-    weights: Path = typer.Option(None, "--weights", help="Weights of a learned spotter."),
-    recognizer: str = typer.Option("default", "--recognizer",
-                                   help="'default' (shipped model) or a recogniser checkpoint path."),
-    preset: str = typer.Option("default", "--preset", help="OF-FD preset (default, casme_sq, samm_lv, ...)."),
+    video: Annotated[Path, typer.Argument(
+        help="Video file, folder of frames (with --fps) or folder of videos.")],
+    out: Annotated[Path, typer.Option("-o", "--out", help="Output folder.")] = Path("analyze_out"),
+    fps: Annotated[float | None, typer.Option("--fps", help="Frame rate of a frame folder.")] = None,
+    spotter: Annotated[str, typer.Option(
+        "--spotter", help="offd (training-free, default) or a learned spotter (refcnn3d, mesnet) with "
+                          "--weights.")] = "offd",
+    weights: Annotated[Path | None, typer.Option("--weights", help="Weights of a learned spotter.")] = None,
+    recognizer: Annotated[str, typer.Option(
+        "--recognizer", help="'default' (shipped model) or a recogniser checkpoint path.")] = "default",
+    preset: Annotated[str, typer.Option(
+        "--preset", help="OF-FD preset (default, casme_sq, samm_lv, ...).")] = "default",
 ):
     """Find expressions, classify their emotion, write intervals.csv, result.json, scores.npz, report.html."""
     from microexp.pipeline import analyze as run
     from microexp.report.write import intervals_table, write_analysis
 
-    videos = _videos_in(video) if video.is_dir() and _videos_in(video) else [video]
-    batch = len(videos) > 1 or videos[0] != video
+    check_input(video)
+    videos = videos_in(video) if video.is_dir() else []
+    batch = bool(videos)
+    if batch and fps is not None:
+        from microexp.cli.common import fail
+
+        fail(f"{video}: --fps applies to frame folders only; this folder holds video files, which carry their "
+             "own frame rate")
+    check_fps(fps, video)
+    check_spotter(spotter, weights, preset=preset)
+    if recognizer != "default" and not Path(recognizer).is_file():
+        from microexp.cli.common import fail
+
+        fail(f"{recognizer}: no such recogniser checkpoint (use 'default' or a .pt path)")
+    check_output(out, [video, *videos], outputs=ANALYZE_OUTPUTS)
+    names = output_names(videos) if batch else {video: video.stem}
+    videos = videos or [video]
     tables, failed = [], []
     with progress_bar("videos", total=len(videos)) as overall:
         for k, v in enumerate(videos):
-            target = out / v.stem if batch else out
+            target = out / names[v] if batch else out
             with progress_bar(f"analyzing {v.name}") as update:
                 try:
                     result = run(v, fps=fps, spotter=spotter, recognizer=recognizer, preset=preset,
@@ -51,12 +91,14 @@ def analyze(
 
                     if not batch or not isinstance(err, MicroexpError):
                         raise
-                    err_console.print(f"[red]skipped[/] {err}")
+                    err_console.print(f"[red]skipped[/] {err}", highlight=False)
                     failed.append(v.name)
                     overall(k + 1)
                     continue
-            paths = write_analysis(result, target, v.stem)
-            tables.append(intervals_table(result, v.stem))
+            for w in getattr(result, "warnings", []):
+                warn(f"{v}: {w}")
+            paths = write_analysis(result, target, names[v])
+            tables.append(intervals_table(result, names[v]))
             n_me = sum(e.interval.kind == "me" for e in result.expressions)
             console.print(f"{v.name}: {result.n_frames} frames, face in {result.face_frames}; "
                           f"{len(result.expressions)} expressions ({n_me} micro); report: {paths['report']}")
@@ -75,3 +117,7 @@ def intervals_table_empty() -> pd.DataFrame:
     from microexp.report.write import ANALYZE_COLUMNS
 
     return pd.DataFrame(columns=ANALYZE_COLUMNS)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("analyze")(analyze)

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import functools
+import math
+import os
 import signal
 import sys
 import threading
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import typer
 from rich.console import Console
@@ -15,8 +19,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from microexp.errors import MicroexpError
 
-console = Console()
-err_console = Console(stderr=True)
+# soft_wrap: a piped "wrote PATH" line stays one line (rich would hard-wrap it at 80 columns)
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 EXIT_BAD_INPUT = 2
 
@@ -24,6 +29,133 @@ EXIT_BAD_INPUT = 2
 def fail(message: str, code: int = EXIT_BAD_INPUT) -> None:
     err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
+
+
+def warn(message: str) -> None:
+    """One line on stderr for a result that is computed but may mislead (coarse input, ignored option)."""
+    err_console.print(f"[bold yellow]warning:[/] {message}", highlight=False, markup=True)
+
+
+def check_number(option: str, value: float | None, lo: float | None = None, hi: float | None = None,
+                 lo_open: bool = False) -> None:
+    """Refuse a numeric option that is not finite or outside [lo, hi] (``lo_open``: strictly above lo).
+
+    Checked before any work starts: ``--fps -5`` would make the resampler loop forever, ``nan`` crash deep
+    inside, so the boundary is the one place to say what is wrong.
+    """
+    if value is None:
+        return
+    if isinstance(value, float) and not math.isfinite(value):
+        fail(f"{option} must be a finite number, got {value}")
+    below = lo is not None and (value <= lo if lo_open else value < lo)
+    if below or (hi is not None and value > hi):
+        lo_txt = "" if lo is None else (f"> {lo:g}" if lo_open else f">= {lo:g}")
+        hi_txt = "" if hi is None else f"<= {hi:g}"
+        fail(f"{option} must be {' and '.join(t for t in (lo_txt, hi_txt) if t)}, got {value:g}")
+
+
+MIN_FPS, MAX_FPS = 1.0, 10_000.0
+
+
+def check_fps(value: float | None, video: Path | None = None) -> None:
+    """``--fps``: a real frame rate, and only where it means something (frame folders).
+
+    A video file carries its own timestamps, so ``--fps`` on a file is refused rather than silently ignored.
+    """
+    check_number("--fps", value, MIN_FPS, MAX_FPS)
+    if value is not None and video is not None and video.is_file():
+        fail(f"{video}: --fps applies to frame folders only (a video file has its own frame rate); drop --fps")
+
+
+def _nearest_existing(path: Path) -> Path:
+    p = path
+    while not p.exists() and p != p.parent:
+        p = p.parent
+    return p
+
+
+def check_output(out: Path, inputs: list[Path] = (), is_dir: bool = True, outputs: list[str] = (),
+                 inside_ok: bool = False) -> None:
+    """Refuse an output location that cannot work, before any computation (one line, exit 2).
+
+    Refused: an existing file where a folder is wanted (or a folder where a file is wanted), a location under
+    a file or not writable, the input itself or a place inside an input folder (results would mix with the
+    frames and break the next run; ``inside_ok`` for a cache, which readers of the input skip), and a result
+    file name that is an input.
+    """
+    out = Path(out)
+    kind = "output folder" if is_dir else "output file"
+    target = out.resolve()
+    for inp in inputs:
+        src = Path(inp).resolve()
+        if target == src:
+            fail(f"{out}: the {kind} is the input itself; choose another -o/--out")
+        if src.is_dir() and src in target.parents and not inside_ok:
+            fail(f"{out}: the {kind} is inside the input folder {inp}; results would mix with the input. "
+                 "Choose a folder outside it")
+        written = [target / name for name in outputs] if is_dir else [target]
+        if src in written:
+            fail(f"{out}: writing the results would overwrite the input {inp}")
+    if out.exists() and is_dir and not out.is_dir():
+        fail(f"{out}: {kind} exists and is a file; choose another -o/--out")
+    if out.exists() and not is_dir and out.is_dir():
+        fail(f"{out}: {kind} exists and is a folder; name a file")
+    anchor = _nearest_existing(out.absolute())
+    if not anchor.is_dir() and anchor != out.absolute():
+        fail(f"{out}: cannot create the {kind}: {anchor} is a file")
+    writable_dir = anchor if anchor.is_dir() else anchor.parent
+    if not os.access(writable_dir, os.W_OK | os.X_OK):
+        fail(f"{out}: cannot write the {kind}: {writable_dir} is not writable")
+
+
+def check_input(path: Path) -> None:
+    """The input exists (checked first, so a typo is reported before anything about the options)."""
+    if not Path(path).exists():
+        fail(f"{path}: no such file or directory")
+
+
+FLOW_METHODS = ("farneback", "dis")
+
+
+def spotter_names() -> tuple[str, ...]:
+    """``offd`` plus the learned spotters the training code knows."""
+    try:
+        from microexp.spotting.registry import names  # the spotter registry, where present
+    except ImportError:
+        from microexp.spotting.train import ARCHS
+
+        return ("offd", *ARCHS)
+    return tuple(names())
+
+
+def check_spotter(spotter: str, weights: Path | None, preset: str = "default", flow: str = "farneback") -> None:
+    """``--spotter NAME [--weights PATH]`` as in every command, and the OF-FD-only options only with offd."""
+    names = spotter_names()
+    if spotter not in names:
+        fail(f"--spotter must be one of {', '.join(names)}, got {spotter!r}")
+    if flow not in FLOW_METHODS:
+        fail(f"--flow must be one of {', '.join(FLOW_METHODS)}, got {flow!r}")
+    if spotter == "offd":
+        if weights is not None:
+            fail("--weights applies to learned spotters only (--spotter "
+                 f"{' | '.join(n for n in names if n != 'offd')}); offd needs no weights")
+        return
+    if weights is None:
+        fail(f"--spotter {spotter} needs --weights (a model.pt from `microexp train spotter --final`)")
+    if not Path(weights).is_file():
+        fail(f"{weights}: no such weights file")
+    if preset != "default":
+        fail(f"--preset applies to --spotter offd only, not {spotter}")
+    if flow != "farneback":
+        fail(f"--flow applies to --spotter offd only, not {spotter}")
+
+
+def quiet_third_party_warnings() -> None:
+    """Library warnings a user cannot act on stay off stderr: matplotlib's missing-glyph notes (a video named
+    in Chinese plots its title with boxes), pandas' ragged-row ParserWarning (the reader reports the row)."""
+    warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from")
+    warnings.filterwarnings("ignore", message=r".*(Length of header or names does not match|Falling back to the "
+                                              r"'python' engine)")
 
 
 class Terminated(KeyboardInterrupt):
@@ -50,7 +182,9 @@ def handle_errors(fn: Callable) -> Callable:
             except (ValueError, OSError):  # pragma: no cover - no signals on this platform/thread
                 previous = None
         try:
-            return fn(*args, **kwargs)
+            with warnings.catch_warnings():
+                quiet_third_party_warnings()
+                return fn(*args, **kwargs)
         except MicroexpError as err:
             fail(str(err))
         except FileNotFoundError as err:

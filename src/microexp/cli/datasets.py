@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from microexp.cli.common import console, handle_errors
+from microexp.cli.common import check_input, check_number, console, handle_errors
 
 datasets_app = typer.Typer(help="Dataset loaders: list known datasets, check a dataset folder.",
                            no_args_is_help=True)
@@ -35,15 +36,18 @@ def list_cmd():
 @datasets_app.command("info")
 @handle_errors
 def info_cmd(
-    name: str = typer.Argument(..., help="Dataset name (see `microexp datasets list`)."),
-    root: Path = typer.Argument(..., help="Dataset folder as distributed, or one annotation file."),
-    annotation: Path = typer.Option(None, "--annotation", help="Annotation file to use inside the folder."),
-    frames_dir: Path = typer.Option(None, "--frames-dir", help="Frame folder (default: found automatically)."),
-    max_problems: int = typer.Option(30, "--max-problems", help="How many problem rows to print (0: all)."),
-    subjects: bool = typer.Option(True, "--subjects/--no-subjects", help="Print counts per subject."),
+    name: Annotated[str, typer.Argument(help="Dataset name (see `microexp datasets list`).")],
+    root: Annotated[Path, typer.Argument(help="Dataset folder as distributed, or one annotation file.")],
+    annotation: Annotated[Path | None, typer.Option("--annotation", help="Annotation file to use inside the folder.")] = None,
+    frames_dir: Annotated[Path | None, typer.Option("--frames-dir", help="Frame folder (default: found automatically).")] = None,
+    max_problems: Annotated[int, typer.Option("--max-problems", help="How many problem rows to print (0: all).")] = 30,
+    subjects: Annotated[bool, typer.Option("--subjects/--no-subjects", help="Print counts per subject.")] = True,
 ):
     """Counts per subject, type and class, and the problems found (missing frames, duplicates, ...)."""
     from microexp.datasets.check import summarize
+
+    check_input(root)
+    check_number("--max-problems", max_problems, 0)
     from microexp.datasets.registry import load, read_annotations
 
     if root.is_file():

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
-from microexp.cli.common import console, handle_errors, progress_bar
+from microexp.cli.common import check_number, check_output, console, handle_errors, progress_bar
 
 
 def register(app: typer.Typer) -> None:
@@ -15,9 +16,9 @@ def register(app: typer.Typer) -> None:
 
 @handle_errors
 def demo(
-    out: Path = typer.Option(Path("demo_out"), "-o", "--out", help="Output folder."),
-    seconds: float = typer.Option(20.0, "--seconds", help="Length of the generated clip."),
-    seed: int = typer.Option(0, "--seed"),
+    out: Annotated[Path, typer.Option("-o", "--out", help="Output folder.")] = Path("demo_out"),
+    seconds: Annotated[float, typer.Option("--seconds", help="Length of the generated clip.")] = 20.0,
+    seed: Annotated[int, typer.Option("--seed")] = 0,
 ):
     """The main job on an input the toolkit makes itself: synth clip -> analyze -> report (no download)."""
     import pandas as pd
@@ -27,6 +28,9 @@ def demo(
     from microexp.report.write import intervals_table, write_analysis
     from microexp.synth import make_demo_video
 
+    check_number("--seconds", seconds, 2, 3600)
+    check_number("--seed", seed, 0)
+    check_output(out)
     out.mkdir(parents=True, exist_ok=True)
     video = out / "demo_clip.mp4"
     console.print(f"generating a synthetic face clip ({seconds:.0f} s, labelled ground truth) -> {video}")

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import pandas as pd
 import typer
 
-from microexp.cli.common import handle_errors
+from microexp.cli.common import check_number, check_output, handle_errors
 from microexp.errors import ConfigError, InputError
 
 BASES = "frame numbering of the file: 0 (0-based) or 1 (1-based, as annotated)"
@@ -23,20 +24,24 @@ def register(app: typer.Typer) -> None:
 
 @handle_errors
 def spotting_cmd(
-    gt: Path = typer.Option(..., "--gt", help="Ground truth: CSV video,onset,offset,type or MEGC2020 all_Info.txt."),
-    pred: Path = typer.Option(..., "--pred", help="Predictions: MEGC CSV (vid,pred_onset,pred_offset,type)."),
-    semantics: str = typer.Option("megc2020", "--semantics", help="megc2020 | softnet | strs"),
-    gt_base: int = typer.Option(None, "--gt-base", help=f"GT {BASES}; default 1 for all_Info.txt, else 0."),
-    pred_base: int = typer.Option(0, "--pred-base", help=f"Prediction {BASES}."),
-    iou: float = typer.Option(None, "--iou", help="IoU threshold (default 0.5, >=)."),
-    switch: list[str] = typer.Option(None, "--set", help="Override one switch, e.g. --set zero_length_iou_zero=false."),
-    out: Path = typer.Option(None, "--out", help="Write the table: .csv, .json, or a folder (both)."),
-    log: Path = typer.Option(None, "--log", help="Write the per-interval TP/FP/FN log (R1 format)."),
+    gt: Annotated[Path, typer.Option("--gt", help="Ground truth: CSV video,onset,offset,type or MEGC2020 all_Info.txt.")],
+    pred: Annotated[Path, typer.Option("--pred", help="Predictions: MEGC CSV (vid,pred_onset,pred_offset,type).")],
+    semantics: Annotated[str, typer.Option("--semantics", help="megc2020 | softnet | strs")] = "megc2020",
+    gt_base: Annotated[int | None, typer.Option("--gt-base", help=f"GT {BASES}; default 1 for all_Info.txt, else 0.")] = None,
+    pred_base: Annotated[int, typer.Option("--pred-base", help=f"Prediction {BASES}.")] = 0,
+    iou: Annotated[float | None, typer.Option("--iou", help="IoU threshold (default 0.5, >=).")] = None,
+    switch: Annotated[list[str] | None, typer.Option("--set", help="Override one switch, e.g. --set zero_length_iou_zero=false.")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Write the table: .csv, .json, or a folder (both).")] = None,
+    log: Annotated[Path | None, typer.Option("--log", help="Write the per-interval TP/FP/FN log (R1 format).")] = None,
 ):
     """Score spotted intervals: N_pred, TP, FP, FN, N_GT, P, R, F1 per type and overall."""
     from microexp.eval.megc_io import write_interval_log
     from microexp.eval.spotting import evaluate, settings_tag
 
+    check_number("--iou", iou, 0, 1, lo_open=True)
+    _check_base("--gt-base", gt_base)
+    _check_base("--pred-base", pred_base)
+    _check_outputs([gt, pred], out, log)
     switches = _parse_switches(switch)
     if iou is not None:
         switches["iou_threshold"] = iou
@@ -60,15 +65,16 @@ def spotting_cmd(
 
 @handle_errors
 def recognition_cmd(
-    log: Path = typer.Argument(..., help="Per-sample log: CSV subject,sample,true,pred[,dataset] or MEGC text log."),
-    labels: str = typer.Option(None, "--labels", help="Comma-separated class list (default: all seen)."),
-    out: Path = typer.Option(None, "--out", help="Write the table: .csv, .json, or a folder (both)."),
+    log: Annotated[Path, typer.Argument(help="Per-sample log: CSV subject,sample,true,pred[,dataset] or MEGC text log.")],
+    labels: Annotated[str | None, typer.Option("--labels", help="Comma-separated class list (default: all seen).")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Write the table: .csv, .json, or a folder (both).")] = None,
 ):
     """UF1 / UAR pooled over all LOSO folds, per dataset part when a dataset column is present."""
     from microexp.eval.protocol import selection_label
     from microexp.eval.reclog import oracle_note, read_any_log
     from microexp.eval.recognition import evaluate_log
 
+    _check_outputs([log], out)
     df = read_any_log(log)
     label_list = None
     if labels:
@@ -92,13 +98,13 @@ def recognition_cmd(
 
 @handle_errors
 def strs_cmd(
-    gt: Path = typer.Option(..., "--gt", help="Ground truth CSV video,onset,offset,emotion[,type,subject]."),
-    pred: Path = typer.Option(..., "--pred", help="Predictions CSV, e.g. as written by `microexp analyze`."),
-    kind: str = typer.Option(None, "--type", help="Score only me or mae (default: types ignored, as MEGC2023)."),
-    gt_base: int = typer.Option(0, "--gt-base", help=f"GT {BASES}."),
-    pred_base: int = typer.Option(0, "--pred-base", help=f"Prediction {BASES}."),
-    switch: list[str] = typer.Option(None, "--set", help="Override one spotting switch, e.g. --set iou_threshold=0.5."),
-    out: Path = typer.Option(None, "--out", help="Write the result as .json (or a folder)."),
+    gt: Annotated[Path, typer.Option("--gt", help="Ground truth CSV video,onset,offset,emotion[,type,subject].")],
+    pred: Annotated[Path, typer.Option("--pred", help="Predictions CSV, e.g. as written by `microexp analyze`.")],
+    kind: Annotated[str | None, typer.Option("--type", help="Score only me or mae (default: types ignored, as MEGC2023).")] = None,
+    gt_base: Annotated[int, typer.Option("--gt-base", help=f"GT {BASES}.")] = 0,
+    pred_base: Annotated[int, typer.Option("--pred-base", help=f"Prediction {BASES}.")] = 0,
+    switch: Annotated[list[str] | None, typer.Option("--set", help="Override one spotting switch, e.g. --set iou_threshold=0.5.")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Write the result as .json (or a folder).")] = None,
 ):
     """Spot-then-recognise score: STRS = spotting F1 x analysis F1 on the matched pairs."""
     from microexp.eval.megc_io import read_megc_csv
@@ -106,6 +112,9 @@ def strs_cmd(
 
     if kind is not None and kind not in ("me", "mae"):
         raise ConfigError(f"--type must be me or mae, got {kind!r}")
+    _check_base("--gt-base", gt_base)
+    _check_base("--pred-base", pred_base)
+    _check_outputs([gt, pred], out)
     g = read_megc_csv(gt, gt_base, need_type=kind is not None)
     p = read_megc_csv(pred, pred_base, need_type=kind is not None)
     r = evaluate_strs(g, p, kind=kind, **_parse_switches(switch))
@@ -121,6 +130,22 @@ def strs_cmd(
 
 
 # ---- helpers ----------------------------------------------------------------------------------------------
+
+def _check_base(option: str, base: int | None) -> None:
+    if base is not None and base not in (0, 1):
+        raise ConfigError(f"{option} must be 0 or 1 (the number of the first frame), got {base}")
+
+
+def _check_outputs(inputs: list[Path], out: Path | None, log: Path | None = None) -> None:
+    """Before scoring: --out (a .csv/.json file or a folder) and --log can be written and overwrite no input."""
+    if out is not None:
+        as_file = out.suffix.lower() in (".csv", ".json")
+        check_output(out, inputs, is_dir=not as_file,
+                     outputs=() if as_file else ("spotting.csv", "spotting.json", "recognition.csv",
+                                                 "recognition.json", "strs.csv", "strs.json"))
+    if log is not None:
+        check_output(log, inputs, is_dir=False)
+
 
 def _read_gt(path: Path, base: int | None):
     from microexp.eval.megc_io import read_megc2020_gt, read_megc_csv

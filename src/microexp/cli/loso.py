@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
-from microexp.cli.common import console, handle_errors, progress_bar
+from microexp.cli.common import check_number, check_output, console, handle_errors, progress_bar
 
 
 def _parse_json_opt(text: str | None, what: str) -> dict:
@@ -56,61 +57,88 @@ def model_overrides_for(model: str, weights: Path | None, model_json: str | None
     return over
 
 
+@handle_errors
+def loso(
+    data: Annotated[str, typer.Option(
+        "--data", help="composite-flow:DIR (HTNet layout) or casme2|samm|smic:ROOT (the dataset folder as "
+                       "distributed)")],
+    out: Annotated[Path, typer.Option("-o", "--out", help="Output folder; rerunning resumes finished folds.")],
+    model: Annotated[str, typer.Option(
+        "--model", help="Recogniser: ststnet | mmnet | mmnet-flow | slstt | slstt-scratch")] = "ststnet",
+    protocol: Annotated[str | None, typer.Option(
+        "--protocol", help="casme2-5class | samm-5class | smic-3class | casme3-4class | casme3-7class | "
+                           "composite-holdout (default: the dataset's)")] = None,
+    flow: Annotated[str, typer.Option(
+        "--flow", help="Flow for 28x28 inputs from datasets: farneback | dis | tvl1")] = "dis",
+    magnify: Annotated[float, typer.Option(
+        "--magnify", help="Eulerian magnification alpha before the flow (0 = off).")] = 0.0,
+    select: Annotated[str, typer.Option(
+        "--select", help="last | inner-val | oracle (oracle = test-selected, paper reproduction only)")] = "last",
+    subjects: Annotated[str | None, typer.Option(
+        "--subjects", help="Comma-separated test subjects, e.g. casme2/sub01,samm/006")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of weights init and batch order.")] = 0,
+    epochs: Annotated[int | None, typer.Option("--epochs", help="Override the model's default epoch budget.")
+                      ] = None,
+    lr: Annotated[float | None, typer.Option("--lr", help="Override the learning rate.")] = None,
+    val_subjects: Annotated[int, typer.Option(
+        "--val-subjects", help="inner-val: validation subjects per fold.")] = 6,
+    weights: Annotated[Path | None, typer.Option("--weights", help="slstt: ImageNet ViT-B/16 weights file.")
+                       ] = None,
+    train_config: Annotated[str | None, typer.Option(
+        "--train-config", help="JSON overrides of the training settings.")] = None,
+    model_config: Annotated[str | None, typer.Option(
+        "--model-config", help="JSON overrides of the model config.")] = None,
+    executor: Annotated[str, typer.Option(
+        "--executor", help="local (this machine) or ray (one task per fold).")] = "local",
+    workers: Annotated[int, typer.Option(
+        "--workers", help="local: fold processes (1 = in-process); ray: local cluster CPUs.")] = 1,
+    address: Annotated[str | None, typer.Option(
+        "--address", help="ray: 'auto' or ray://HOST:PORT of a running cluster.")] = None,
+):
+    """Train one model per held-out subject; write predictions.csv, summary.json and confusion.png."""
+    from microexp.eval.protocol import check_select_mode
+    from microexp.features.magnify import MagnifyConfig
+    from microexp.recognition.data import parse_data_spec
+    from microexp.recognition.loso import run_loso
+    from microexp.recognition.registry import get_arch
+    from microexp.recognition.samples import load_for_model
+
+    check_training_numbers(epochs, lr, seed)
+    check_number("--val-subjects", val_subjects, 1, 1000)
+    check_number("--workers", workers, 1, 4096)
+    check_number("--magnify", magnify, 0, 1000)
+    check_select_mode(select)
+    get_arch(model)  # unknown names fail before any data is read
+    _, root = parse_data_spec(data)
+    check_output(out, [Path(root)])
+    tcfg = train_config_for(model, epochs, lr, train_config)
+    over = model_overrides_for(model, weights, model_config)
+    subs = [s.strip() for s in subjects.split(",") if s.strip()] if subjects else None
+    with progress_bar("faces and flows") as update:
+        flows, implied = load_for_model(data, model, protocol=protocol, flow=flow,
+                                        magnify=MagnifyConfig(alpha=magnify) if magnify > 0 else None,
+                                        model_overrides=over, progress=update)
+    over = {**implied, **over}
+    from microexp.experiments.executor import make_executor
+
+    # one torch thread per fold everywhere: fold results then match byte for byte across executors
+    with make_executor(executor, workers=workers, address=address, threads_per_task=1) as ex, \
+            progress_bar(f"LOSO {model} [{select}]") as update:
+        summary = run_loso(model, flows, out, select=select, seed=seed, subjects=subs, train_config=tcfg,
+                           model_overrides=over, n_val_subjects=val_subjects, executor=ex, progress=update)
+    m = summary["metrics"]
+    console.print(f"{model} LOSO [{summary['select']}] folds={summary['folds']} samples={summary['samples']}")
+    for part, r in m.items():
+        console.print(f"  {part:7s} n={r['n']:3d}  UF1 {r['uf1']:.4f}  UAR {r['uar']:.4f}  acc {r['accuracy']:.4f}")
+    console.print(f"wrote {out}/predictions.csv, summary.json, confusion.png")
+
+
+def check_training_numbers(epochs: int | None, lr: float | None, seed: int | None) -> None:
+    """The options every training command shares, checked the same way everywhere."""
+    check_number("--epochs", epochs, 1, 100_000)
+    check_number("--lr", lr, 0, 10, lo_open=True)
+    check_number("--seed", seed, 0)
+
+
 def register(app: typer.Typer) -> None:
-    @app.command("loso")
-    @handle_errors
-    def loso(
-        model: str = typer.Option("ststnet", "--model", help="ststnet | mmnet | mmnet-flow | slstt | slstt-scratch"),
-        data: str = typer.Option(..., "--data", help="composite-flow:DIR (HTNet layout) or casme2|samm|smic:ROOT "
-                                                     "(the dataset folder as distributed)"),
-        protocol: str | None = typer.Option(None, "--protocol",
-                                            help="casme2-5class | samm-5class | smic-3class | casme3-4class | casme3-7class | composite-holdout (default per dataset)"),
-        flow: str = typer.Option("dis", "--flow", help="flow for 28x28 inputs from datasets: farneback | dis | tvl1"),
-        magnify: float = typer.Option(0.0, "--magnify", help="Eulerian magnification alpha before the flow (0 = off)"),
-        select: str = typer.Option("last", "--select",
-                                   help="last | inner-val | oracle (oracle = test-selected, paper reproduction only)"),
-        out: Path = typer.Option(..., "--out", help="output folder; rerunning resumes finished folds"),
-        subjects: str | None = typer.Option(None, "--subjects", help="comma-separated test subjects, e.g. casme2/sub01,samm/006"),
-        seed: int = typer.Option(0, "--seed"),
-        epochs: int | None = typer.Option(None, "--epochs", help="override the model's default epoch budget"),
-        lr: float | None = typer.Option(None, "--lr", help="override the learning rate"),
-        val_subjects: int = typer.Option(6, "--val-subjects", help="inner-val: validation subjects per fold"),
-        weights: Path | None = typer.Option(None, "--weights", help="slstt: ImageNet ViT-B/16 weights file"),
-        train_config: str | None = typer.Option(None, "--train-config", help="JSON overrides of the training settings"),
-        model_config: str | None = typer.Option(None, "--model-config", help="JSON overrides of the model config"),
-        executor: str = typer.Option("local", "--executor", help="local (this machine) or ray (one task per fold)"),
-        workers: int = typer.Option(1, "--workers", help="local: fold processes (1 = in-process); ray: local cluster CPUs"),
-        address: str | None = typer.Option(None, "--address", help="ray: 'auto' or ray://HOST:PORT of a running cluster"),
-    ):
-        """Train one model per held-out subject; write predictions.csv, summary.json and confusion.png."""
-        from microexp.eval.protocol import check_select_mode
-        from microexp.features.magnify import MagnifyConfig
-        from microexp.recognition.data import parse_data_spec
-        from microexp.recognition.loso import run_loso
-        from microexp.recognition.registry import get_arch
-        from microexp.recognition.samples import load_for_model
-
-        check_select_mode(select)
-        get_arch(model)  # unknown names fail before any data is read
-        parse_data_spec(data)
-        tcfg = train_config_for(model, epochs, lr, train_config)
-        over = model_overrides_for(model, weights, model_config)
-        subs = [s.strip() for s in subjects.split(",") if s.strip()] if subjects else None
-        with progress_bar("faces and flows") as update:
-            flows, implied = load_for_model(data, model, protocol=protocol, flow=flow,
-                                            magnify=MagnifyConfig(alpha=magnify) if magnify > 0 else None,
-                                            model_overrides=over, progress=update)
-        over = {**implied, **over}
-        from microexp.experiments.executor import make_executor
-
-        # one torch thread per fold everywhere: fold results then match byte for byte across executors
-        with make_executor(executor, workers=workers, address=address, threads_per_task=1) as ex, \
-                progress_bar(f"LOSO {model} [{select}]") as update:
-            summary = run_loso(model, flows, out, select=select, seed=seed, subjects=subs, train_config=tcfg,
-                               model_overrides=over, n_val_subjects=val_subjects, executor=ex,
-                               progress=update)
-        m = summary["metrics"]
-        console.print(f"{model} LOSO [{summary['select']}] folds={summary['folds']} samples={summary['samples']}")
-        for part, r in m.items():
-            console.print(f"  {part:7s} n={r['n']:3d}  UF1 {r['uf1']:.4f}  UAR {r['uar']:.4f}  acc {r['accuracy']:.4f}")
-        console.print(f"wrote {out}/predictions.csv, summary.json, confusion.png")
+    app.command("loso")(loso)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+from typing import Annotated
 
 import typer
 
@@ -28,13 +29,22 @@ for _name in COMMAND_MODULES:
     _mod.register(app)
 
 
-@app.callback()
-def _root(version: bool = typer.Option(False, "--version", help="Print the version and exit.")):
+def root(
+    ctx: typer.Context,
+    version: Annotated[bool, typer.Option("--version", is_eager=True, help="Print the version and exit.")] = False,
+):
+    """Spot and recognise facial micro- and macro-expressions in face videos."""
     if version:
         from microexp import __version__
 
-        typer.echo(__version__)
+        typer.echo(f"microexp {__version__}")
         raise typer.Exit()
+    if ctx.invoked_subcommand is None:
+        typer.echo(ctx.get_help())
+        raise typer.Exit()
+
+
+app.callback(invoke_without_command=True)(root)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -3,10 +3,21 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
-from microexp.cli.common import console, err_console, handle_errors, progress_bar
+from microexp.cli.common import (
+    MAX_FPS,
+    MIN_FPS,
+    check_input,
+    check_number,
+    check_output,
+    console,
+    err_console,
+    handle_errors,
+    progress_bar,
+)
 
 EXIT_SOME_FAILED = 1
 
@@ -17,23 +28,38 @@ def register(app: typer.Typer) -> None:
 
 @handle_errors
 def prepare(
-    dataset: str = typer.Argument(..., help="Dataset name (casme_sq, samm_lv, casme3, casme2, ...), "
-                                            "'synth' for a synthetic suite folder, or 'videos' for a plain folder."),
-    root: Path = typer.Argument(..., help="Dataset folder, suite folder or folder of videos / frame folders."),
-    cache: Path = typer.Option(..., "--cache", help="Cache folder (on a cluster: a path every node shares)."),
-    executor: str = typer.Option("local", "--executor", help="local (this machine) or ray (a Ray cluster)."),
-    workers: int = typer.Option(1, "--workers", help="local: processes (1 = in-process); ray without "
-                                                     "--address: CPUs of the local cluster (1 = all)."),
-    address: str = typer.Option(None, "--address", help="ray: 'auto' or ray://HOST:PORT of a running cluster."),
-    fps: float = typer.Option(None, "--fps", help="Frame rate of frame folders (default: the dataset's)."),
-    size: int = typer.Option(128, "--size", help="Crop side in pixels."),
-    report: Path = typer.Option(None, "--report", help="Per-video report CSV "
-                                                       "(default: CACHE/prepare_report_<dataset>.csv)."),
+    dataset: Annotated[str, typer.Argument(
+        help="Dataset name (casme_sq, samm_lv, casme3, casme2, ...), 'synth' for a synthetic suite folder, "
+             "or 'videos' for a plain folder.")],
+    root: Annotated[Path, typer.Argument(help="Dataset folder, suite folder or folder of videos / frame folders.")],
+    cache_dir: Annotated[Path, typer.Option(
+        "--cache-dir", help="Cache folder (on a cluster: a path every node shares).")],
+    executor: Annotated[str, typer.Option("--executor", help="local (this machine) or ray (a Ray cluster).")
+                        ] = "local",
+    workers: Annotated[int, typer.Option(
+        "--workers", help="local: processes (1 = in-process); ray without --address: CPUs of the local cluster "
+                          "(1 = all).")] = 1,
+    address: Annotated[str | None, typer.Option(
+        "--address", help="ray: 'auto' or ray://HOST:PORT of a running cluster.")] = None,
+    fps: Annotated[float | None, typer.Option(
+        "--fps", help="Frame rate of frame folders (default: the dataset's).")] = None,
+    size: Annotated[int, typer.Option("--size", help="Crop side in pixels.")] = 128,
+    report: Annotated[Path | None, typer.Option(
+        "--report", help="Per-video report CSV (default: CACHE_DIR/prepare_report_<dataset>.csv).")] = None,
 ):
     """Track the face in every video and store aligned crops; reruns skip cached videos."""
     from microexp.experiments.executor import make_executor
     from microexp.io.atomic import write_with
     from microexp.prepare import prepare_dataset
+
+    check_input(root)
+    check_number("--fps", fps, MIN_FPS, MAX_FPS)
+    check_number("--size", size, 16, 1024)
+    check_number("--workers", workers, 1, 4096)
+    check_output(cache_dir, [root], inside_ok=True)
+    if report is not None:
+        check_output(report, [root], is_dir=False)
+    cache = cache_dir
 
     with make_executor(executor, workers=workers, address=address) as ex:
         with progress_bar(f"prepare {dataset} [{executor}]") as update:

@@ -3,37 +3,63 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
-from microexp.cli.common import console, handle_errors, progress_bar
+from microexp.cli.common import (
+    check_fps,
+    check_input,
+    check_output,
+    check_spotter,
+    console,
+    fail,
+    handle_errors,
+    progress_bar,
+    warn,
+)
 
-
-def register(app: typer.Typer) -> None:
-    app.command("spot")(spot)
+SPOT_OUTPUTS = ("intervals.csv", "scores.npz", "spot.png")
 
 
 @handle_errors
 def spot(
-    video: Path = typer.Argument(..., help="Video file (.mp4/.avi/.mov) or folder of frames."),
-    out: Path = typer.Option(Path("spot_out"), "-o", "--out", help="Output folder."),
-    fps: float = typer.Option(None, "--fps", help="Frame rate (required for frame folders without a preset)."),
-    preset: str = typer.Option("default", "--preset",
-                               help="OF-FD preset: default, casme_sq, samm_lv, or a full preset name."),
-    model: str = typer.Option("offd", "--model", help="Spotter: offd (training-free) or a learned model."),
-    weights: Path = typer.Option(None, "--weights", help="Weights of a learned spotter."),
-    flow: str = typer.Option("farneback", "--flow",
-                             help="ROI flow for OF-FD: farneback (paper-faithful) or dis (faster, not faithful)."),
+    video: Annotated[Path, typer.Argument(help="Video file (.mp4/.avi/.mov/...) or folder of frames.")],
+    out: Annotated[Path, typer.Option("-o", "--out", help="Output folder.")] = Path("spot_out"),
+    fps: Annotated[float | None, typer.Option(
+        "--fps", help="Frame rate of a frame folder (default: the preset's, if it has one).")] = None,
+    preset: Annotated[str, typer.Option(
+        "--preset", help="OF-FD preset: default, casme_sq, samm_lv, or a full preset name.")] = "default",
+    spotter: Annotated[str, typer.Option(
+        "--spotter", help="offd (training-free, default) or a learned spotter (refcnn3d, mesnet) with "
+                          "--weights.")] = "offd",
+    weights: Annotated[Path | None, typer.Option("--weights", help="Weights of a learned spotter.")] = None,
+    flow: Annotated[str, typer.Option(
+        "--flow", help="ROI flow for OF-FD: farneback (paper-faithful) or dis (faster, not faithful).")] = "farneback",
 ):
     """Spot micro- and macro-expressions; writes intervals.csv, scores.npz and spot.png."""
+    from microexp.io.video import input_warnings, typical_face_width
     from microexp.spotting.api import spot_video
     from microexp.spotting.outputs import write_spot_outputs
 
+    check_input(video)
+    if video.is_dir():
+        from microexp.cli.analyze import videos_in
+        from microexp.io.video import list_frame_files
+
+        if videos_in(video) and not list_frame_files(video):
+            fail(f"{video}: folder holds video files, not frames; spot one video at a time, or run "
+                 "`microexp analyze FOLDER` for every video in it")
+    check_fps(fps, video)
+    check_spotter(spotter, weights, preset=preset, flow=flow)
+    check_output(out, [video], outputs=SPOT_OUTPUTS)
     fps = fps or _preset_fps(preset, video)
     options = {"flow_method": flow} if flow != "farneback" else {}
-    with progress_bar(f"spotting {video.name} ({model})") as update:
-        result = spot_video(video, spotter=model, weights=weights, fps=fps, preset=preset, progress=update,
+    with progress_bar(f"spotting {video.name} ({spotter})") as update:
+        result = spot_video(video, spotter=spotter, weights=weights, fps=fps, preset=preset, progress=update,
                             **options)
+    for w in input_warnings(result.info, typical_face_width(result)):
+        warn(f"{video}: {w}")
     paths = write_spot_outputs(result, out)
     n_me = sum(iv.kind == "me" for iv in result.intervals)
     console.print(f"{video}: {result.n_frames} frames, face in {result.face_frames}; "
@@ -48,3 +74,7 @@ def _preset_fps(preset: str, video: Path) -> float | None:
         return {"casme_sq": 30.0, "offd_casme2_he": 30.0, "offd_cas_megc2022": None,
                 "samm_lv": 200.0, "offd_sammlv_he": 200.0, "offd_samm_megc2022": 200.0, "samm": 200.0}.get(preset)
     return None
+
+
+def register(app: typer.Typer) -> None:
+    app.command("spot")(spot)

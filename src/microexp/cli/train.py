@@ -1,38 +1,48 @@
-"""`microexp train`: fit models on a whole data set (sub-app; `recognizer` here, `spotter` may join later)."""
+"""`microexp train`: fit models on a whole data set (`train recognizer` here, `train spotter` in train_spotter)."""
 
 from __future__ import annotations
 
 import shlex
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
-from microexp.cli.common import console, handle_errors, progress_bar
+from microexp.cli.common import check_number, check_output, console, handle_errors, progress_bar
 
 train_app = typer.Typer(help="Train models on a whole data set.", no_args_is_help=True)
 
 
-@train_app.command("recognizer")
 @handle_errors
 def recognizer(
-    model: str = typer.Option("ststnet", "--model", help="ststnet | mmnet | mmnet-flow | slstt | slstt-scratch"),
-    data: str = typer.Option(..., "--data", help="composite-flow:DIR (HTNet layout) or casme2|samm|smic:ROOT"),
-    protocol: str | None = typer.Option(None, "--protocol", help="casme2-5class | samm-5class | smic-3class"),
-    out: Path = typer.Option(..., "--out", help="checkpoint path (.pt); the model card goes next to it (.md)"),
-    seed: int = typer.Option(0, "--seed"),
-    epochs: int | None = typer.Option(None, "--epochs"),
-    lr: float | None = typer.Option(None, "--lr"),
-    loso_summary: Path | None = typer.Option(None, "--loso-summary", help="summary.json of a LOSO run with the same settings, quoted in the model card"),
-    weights: Path | None = typer.Option(None, "--weights", help="slstt: ImageNet ViT-B/16 weights file"),
-    train_config: str | None = typer.Option(None, "--train-config", help="JSON overrides of the training settings"),
-    model_config: str | None = typer.Option(None, "--model-config", help="JSON overrides of the model config"),
-    threads: int = typer.Option(1, "--threads", min=1,
-                                help="torch threads (1, the default, gives bit-identical weights on every run)"),
+    data: Annotated[str, typer.Option(
+        "--data", help="composite-flow:DIR (HTNet layout) or casme2|samm|smic:ROOT")],
+    out: Annotated[Path, typer.Option(
+        "-o", "--out", help="Checkpoint path (.pt); the model card goes next to it (.md).")],
+    model: Annotated[str, typer.Option(
+        "--model", help="Recogniser: ststnet | mmnet | mmnet-flow | slstt | slstt-scratch")] = "ststnet",
+    protocol: Annotated[str | None, typer.Option(
+        "--protocol", help="casme2-5class | samm-5class | smic-3class")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of weights init and batch order.")] = 0,
+    epochs: Annotated[int | None, typer.Option("--epochs", help="Override the model's default epoch budget.")
+                      ] = None,
+    lr: Annotated[float | None, typer.Option("--lr", help="Override the learning rate.")] = None,
+    loso_summary: Annotated[Path | None, typer.Option(
+        "--loso-summary", help="summary.json of a LOSO run with the same settings, quoted in the model card.")
+                            ] = None,
+    weights: Annotated[Path | None, typer.Option("--weights", help="slstt: ImageNet ViT-B/16 weights file.")
+                       ] = None,
+    train_config: Annotated[str | None, typer.Option(
+        "--train-config", help="JSON overrides of the training settings.")] = None,
+    model_config: Annotated[str | None, typer.Option(
+        "--model-config", help="JSON overrides of the model config.")] = None,
+    threads: Annotated[int, typer.Option(
+        "--threads", help="torch threads (1, the default, gives bit-identical weights on every run).")] = 1,
 ):
     """Train a recogniser on all samples and write weights plus a model card."""
     import torch
 
-    from microexp.cli.loso import model_overrides_for, train_config_for
+    from microexp.cli.loso import check_training_numbers, model_overrides_for, train_config_for
     from microexp.errors import ConfigError
     from microexp.recognition.data import parse_data_spec
     from microexp.recognition.fit import fit_recognizer
@@ -42,8 +52,11 @@ def recognizer(
     from microexp.recognition.registry import get_arch
     from microexp.recognition.samples import load_for_model
 
+    check_training_numbers(epochs, lr, seed)
+    check_number("--threads", threads, 1, 1024)
     get_arch(model)
-    parse_data_spec(data)
+    _, root = parse_data_spec(data)
+    check_output(out, [Path(root)], is_dir=False)
     tcfg = train_config_for(model, epochs, lr, train_config)
     over = model_overrides_for(model, weights, model_config)
     with progress_bar("faces and flows") as update:
@@ -68,5 +81,6 @@ def recognizer(
 def register(app: typer.Typer) -> None:
     from microexp.cli.train_spotter import add_spotter_command
 
+    train_app.command("recognizer")(recognizer)
     add_spotter_command(train_app)
     app.add_typer(train_app, name="train")

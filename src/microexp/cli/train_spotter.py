@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
-from microexp.cli.common import console, handle_errors, progress_bar
+from microexp.cli.common import check_number, check_output, console, handle_errors, progress_bar
 
 
 def add_spotter_command(train_app: typer.Typer) -> None:
@@ -16,34 +17,51 @@ def add_spotter_command(train_app: typer.Typer) -> None:
 
 @handle_errors
 def spotter(
-    model: str = typer.Option("refcnn3d", "--model", help="refcnn3d | mesnet"),
-    data: str = typer.Option(..., "--data", help="DATASET:ROOT with DATASET casme_sq, samm_lv, casme3 or synth "
-                                                 "(a `microexp synth suite` folder; a bare folder means synth)."),
-    out: Path = typer.Option(..., "--out", help="Output folder: folds/, predictions.csv, megc_*.csv, summary.json, "
-                                               "summary.png."),
-    epochs: int = typer.Option(None, "--epochs", help="Training epochs per fold (fixed budget)."),
-    lr: float = typer.Option(None, "--lr", help="Learning rate (default: the model's)."),
-    size: int = typer.Option(None, "--size", help="Crop side in pixels (default 128)."),
-    p: float = typer.Option(None, "--p", help="Fixed peak threshold p (default: chosen on each fold's training "
-                                             "subjects)."),
-    kinds: str = typer.Option("me,mae", "--kinds", help="Expression types to train: me, mae or both."),
-    no_lcn: bool = typer.Option(False, "--no-lcn", help="refcnn3d without LCN (ablation)."),
-    subjects: str = typer.Option(None, "--subjects", help="Comma-separated test subjects (default: all)."),
-    seed: int = typer.Option(0, "--seed"),
-    threads: int = typer.Option(1, "--threads", help="torch threads per fold."),
-    model_config: str = typer.Option(None, "--model-config", help="JSON overrides of the model config."),
-    cache_dir: Path = typer.Option(None, "--cache-dir", help="Crop cache (default $MICROEXP_CACHE or "
-                                                            "~/.cache/microexp)."),
-    final: bool = typer.Option(False, "--final", help="Also train on every subject and write OUT/model.pt "
-                                                      "for `microexp spot --weights`."),
+    data: Annotated[str, typer.Option(
+        "--data", help="DATASET:ROOT with DATASET casme_sq, samm_lv, casme3 or synth (a `microexp synth suite` "
+                       "folder; a bare folder means synth).")],
+    out: Annotated[Path, typer.Option(
+        "-o", "--out", help="Output folder: folds/, predictions.csv, megc_*.csv, summary.json, summary.png.")],
+    spotter: Annotated[str, typer.Option("--spotter", help="Learned spotter to train: refcnn3d | mesnet.")
+                       ] = "refcnn3d",
+    epochs: Annotated[int | None, typer.Option("--epochs", help="Training epochs per fold (fixed budget).")] = None,
+    lr: Annotated[float | None, typer.Option("--lr", help="Learning rate (default: the model's).")] = None,
+    size: Annotated[int | None, typer.Option("--size", help="Crop side in pixels (default 128).")] = None,
+    p: Annotated[float | None, typer.Option(
+        "--p", help="Fixed peak threshold p in (0, 1] (default: chosen on each fold's training subjects).")] = None,
+    kinds: Annotated[str, typer.Option("--types", help="Expression types to train: me, mae or both (me,mae).")
+                     ] = "me,mae",
+    no_lcn: Annotated[bool, typer.Option("--no-lcn", help="refcnn3d without LCN (ablation).")] = False,
+    subjects: Annotated[str | None, typer.Option(
+        "--subjects", help="Comma-separated test subjects (default: all).")] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of weights init and batch order.")] = 0,
+    threads: Annotated[int, typer.Option("--threads", help="torch threads per fold.")] = 1,
+    model_config: Annotated[str | None, typer.Option(
+        "--model-config", help="JSON overrides of the model config.")] = None,
+    cache_dir: Annotated[Path | None, typer.Option(
+        "--cache-dir", help="Crop cache (default $MICROEXP_CACHE or ~/.cache/microexp).")] = None,
+    final: Annotated[bool, typer.Option(
+        "--final", help="Also train on every subject and write OUT/model.pt for `microexp spot --weights`.")
+                      ] = False,
 ):
     """Train per LOSO fold, write per-fold weights, MEGC predictions and the MEGC tables (resumable)."""
     from microexp.errors import ConfigError
     from microexp.spotting.registry import save_checkpoint, trainable
     from microexp.spotting.train import SpotTrainConfig, fit_final, load_spot_data, run_loso
 
-    if model not in trainable():
-        raise ConfigError(f"--model must be one of {', '.join(trainable())}, got {model!r}")
+    if spotter not in trainable():
+        raise ConfigError(f"--spotter must be one of {', '.join(trainable())} (offd is training-free), got {spotter!r}")
+    check_number("--epochs", epochs, 1, 100_000)
+    check_number("--lr", lr, 0, 10, lo_open=True)
+    check_number("--size", size, 16, 1024)
+    check_number("--p", p, 0, 1, lo_open=True)
+    check_number("--threads", threads, 1, 1024)
+    check_number("--seed", seed, 0)
+    kind_list = tuple(k.strip() for k in kinds.split(",") if k.strip())
+    if not kind_list or set(kind_list) - {"me", "mae"}:
+        raise ConfigError(f"--types must be me, mae or me,mae, got {kinds!r}")
+    check_output(out, [Path(data.partition(":")[2] or data)])
+    model = spotter
     over = {}
     if model_config:
         try:
@@ -56,7 +74,6 @@ def spotter(
         if model != "refcnn3d":
             raise ConfigError("--no-lcn applies to refcnn3d only")
         over["lcn"] = False
-    kind_list = tuple(k.strip() for k in kinds.split(",") if k.strip())
     kw = {"kinds": kind_list, "seed": seed, "threads": threads, "model": over}
     for name, value in (("epochs", epochs), ("lr", lr), ("size", size), ("p", p)):
         if value is not None:

@@ -176,6 +176,13 @@ def read_sheet_raw(path: str | Path, sheet=0) -> pd.DataFrame:
     if path.stat().st_size == 0:
         raise AnnotationError("annotation file is empty", path)
     suffix = path.suffix.lower()
+    if suffix in (".csv", ".txt", ".xlsx", ".xlsm", ".xls"):
+        # decide by content, as `evaluate` does: a CSV renamed .xlsx is read as CSV, a workbook named .csv
+        # as a workbook (pandas would ask for an "engine" or parse zip bytes as text)
+        with open(path, "rb") as fh:
+            magic = fh.read(8)
+        is_book = magic.startswith(b"PK\x03\x04") or magic.startswith(b"\xd0\xcf\x11\xe0")
+        suffix = ".xlsx" if is_book else ".csv"
     try:
         if suffix in (".csv", ".txt"):
             df = pd.read_csv(path, header=None, dtype=object, keep_default_na=False, skip_blank_lines=False)
@@ -243,7 +250,19 @@ def find_header(raw: pd.DataFrame, cols: Iterable[Col], path, max_rows: int = 40
         if best_missing is None or len(missing) < len(best_missing):
             best_missing = missing
     raise AnnotationError(f"missing column {best_missing[0]!r} (no header row names all of "
-                          f"{[c.names[0] for c in cols if c.required]})", path)
+                          f"{[c.names[0] for c in cols if c.required]}){_delimiter_hint(raw)}", path)
+
+
+def _delimiter_hint(raw: pd.DataFrame) -> str:
+    """A sheet saved with ';' or tabs reads as one column: say so, instead of only 'missing column'."""
+    if raw.shape[1] > 2:
+        return ""
+    for v in raw.head(40).to_numpy().ravel():
+        text = str(v)
+        for sep, name in ((";", "semicolons"), ("\t", "tabs")):
+            if text.count(sep) >= 2:
+                return f"; the rows are separated by {name}, not commas: save the sheet as comma-separated CSV"
+    return ""
 
 
 def parse_rows(body: pd.DataFrame, positions: dict[str, int], cols: Iterable[Col], path, dataset: str,

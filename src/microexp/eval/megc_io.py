@@ -12,6 +12,7 @@ names the file for error messages.
 from __future__ import annotations
 
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -87,6 +88,8 @@ def check_intervals(df: pd.DataFrame, path=None, *, what: str = "intervals", row
         if (bad | huge).any():
             k = int(np.flatnonzero((bad | huge).to_numpy())[0])
             i = out.index[k]
+            if pd.isna(out.at[i, col]):  # name the empty cell, not the NaN pandas made of it
+                raise AnnotationError(f"{where(i)}: {col} is empty", path)
             problem = f"is out of range (over {MAX_FRAME})" if huge.iloc[k] else "is not a whole frame number"
             raise AnnotationError(f"{where(i)}: {col} {out.at[i, col]!r} {problem}", path)
         out[col] = num.round().astype("Int64" if col == "apex" else "int64")
@@ -94,6 +97,8 @@ def check_intervals(df: pd.DataFrame, path=None, *, what: str = "intervals", row
         kinds = out["type"].map(normalize_type)
         if kinds.isna().any():
             i = out.index[kinds.isna()][0]
+            if pd.isna(out.at[i, "type"]):
+                raise AnnotationError(f"{where(i)}: type is empty (expected me or mae)", path)
             raise AnnotationError(f"{where(i)}: type {out.at[i, 'type']!r} is not me/mae (micro/macro)", path)
         out["type"] = kinds
     if not allow_reversed:
@@ -114,10 +119,12 @@ def read_megc_csv(path: str | Path, frame_base: int = 0, *, need_type: bool = Tr
     _check_base(frame_base, path)
     if not path.is_file():
         raise InputError("no such interval CSV", path)
-    lines = _record_lines(path)
+    lines, widths = _record_lines(path)
     try:
-        df = pd.read_csv(path, dtype=str, skipinitialspace=True, keep_default_na=False, na_values=[""],
-                         index_col=False)
+        with warnings.catch_warnings():  # a ragged row is reported below as one line, not as a ParserWarning
+            warnings.simplefilter("ignore", pd.errors.ParserWarning)
+            df = pd.read_csv(path, dtype=str, skipinitialspace=True, keep_default_na=False, na_values=[""],
+                             index_col=False)
     except pd.errors.EmptyDataError:
         raise AnnotationError("empty file, expected a header 'vid,pred_onset,pred_offset,type'", path) from None
     except (pd.errors.ParserError, UnicodeDecodeError) as err:
@@ -128,6 +135,7 @@ def read_megc_csv(path: str | Path, frame_base: int = 0, *, need_type: bool = Tr
             raise AnnotationError(f"column {m.group(1)!r} appears twice in the header", path)
     # messages name the line of the file (blank lines are skipped by the reader, not by the numbering)
     df.index = lines if lines is not None and len(lines) == len(df) else pd.RangeIndex(2, len(df) + 2)
+    _check_header_and_widths(df, path, widths, need_type)
     df = check_intervals(df, path, what="interval CSV", need_type=need_type)
     neg = (df["onset"] < 0) | (df["offset"] < 0)
     if neg.any():  # no frame has a negative number; scoring it as a plain FP would hide a broken writer
@@ -170,7 +178,25 @@ def from_zero_based(df: pd.DataFrame, base: int) -> pd.DataFrame:
     return out
 
 
-def _record_lines(path: Path) -> list[int] | None:
+def _check_header_and_widths(df: pd.DataFrame, path: Path, widths: dict[int, int] | None,
+                             need_type: bool) -> None:
+    """Name the real problem: a header split on another delimiter, or a row that stops before a needed cell."""
+    names = [_COLUMN_ALIASES.get(str(c).strip().lower(), str(c).strip().lower()) for c in df.columns]
+    need = [c for c in INTERVAL_COLUMNS if need_type or c != "type"]
+    if any(c not in names for c in need) and len(df.columns) >= 1:
+        header = ",".join(str(c) for c in df.columns)
+        for sep, name in ((";", "semicolons"), ("\t", "tabs"), ("|", "'|'")):
+            if sep in header:
+                raise AnnotationError(f"interval CSV: the header is separated by {name}, not commas "
+                                      f"({header[:60]!r}); save it as comma-separated CSV", path)
+    for line, n in (widths or {}).items():
+        cut = [c for c in need if c in names and names.index(c) >= n]
+        if cut and line in df.index:
+            raise AnnotationError(f"row {line}: {n} values but the header names {len(names)} columns "
+                                  f"(no {cut[0]!r} value)", path)
+
+
+def _record_lines(path: Path) -> tuple[list[int] | None, dict[int, int] | None]:
     """File line of every non-blank data record; raises when a row holds more values than the header names.
 
     pandas would silently take a row's extra leading value as the index (shifting every column) or drop
@@ -186,15 +212,15 @@ def _record_lines(path: Path) -> list[int] | None:
             for row in reader:
                 records.append((reader.line_num, row))
     except (UnicodeDecodeError, csv.Error, ValueError):
-        return None
+        return None, None
     body = [(n, r) for n, r in records if len(r) > 1 or (r and r[0].strip())]
     if not body:
-        return None
+        return None, None
     width = len(body[0][1])
     for n, r in body[1:]:
         if len(r) > width and any(c.strip() for c in r[width:]):
             raise AnnotationError(f"row {n}: {len(r)} values but the header names {width} columns", path)
-    return [n for n, _ in body[1:]]
+    return [n for n, _ in body[1:]], {n: len(r) for n, r in body[1:] if len(r) < width}
 
 
 def write_megc_csv(df: pd.DataFrame, path: str | Path, frame_base: int = 0) -> Path:

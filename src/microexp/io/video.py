@@ -1,24 +1,48 @@
 """Decoding: video files through PyAV, frame folders through OpenCV, both as one stream of ``Frame`` records.
 
 Frames are streamed, never held in memory as a whole, and keep their presentation time so that variable
-frame-rate video maps frame indices to seconds correctly.
+frame-rate video maps frame indices to seconds correctly. Frames come out upright (the display rotation a
+phone writes into the container is applied) and no larger than ``max_side`` pixels: a 4K frame is scaled
+while it is decoded, so memory does not grow with the resolution; ``VideoInfo.scale`` says by how much.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from microexp.errors import InputError, VideoError
+from microexp.errors import ConfigError, InputError, VideoError
 
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".m4v", ".webm", ".mpg", ".mpeg", ".wmv"}
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff"}
+# Working size: frames are decoded with their longer side at most this many pixels. The spotter and the
+# recogniser work on canonical face crops of 128-256 px, which a face filling a quarter of a 1280 px frame
+# still fills at native resolution, while OF-FD's window of ~200 frames costs 9x less than at 4K.
+MAX_SIDE = 1280
+MIN_RATE, MAX_RATE = 1.0, 10_000.0  # frame rates (Hz) the toolkit accepts
+
+
+def check_rate(fps: float | None, what: str = "fps") -> None:
+    """Refuse a frame rate that is not a finite number in [MIN_RATE, MAX_RATE] (``None`` = not given).
+
+    A zero, negative, tiny or infinite rate would make the constant-rate resampler loop forever or overflow.
+    """
+    if fps is None:
+        return
+    try:
+        value = float(fps)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{what} must be a number, got {fps!r}") from None
+    if not math.isfinite(value) or not MIN_RATE <= value <= MAX_RATE:
+        raise ConfigError(f"{what} must be a frame rate between {MIN_RATE:g} and {MAX_RATE:g} per second, "
+                          f"got {fps!r}")
 
 
 @dataclass(frozen=True)
@@ -38,6 +62,54 @@ class VideoInfo:
     duration: float | None
     is_folder: bool = False
     codec: str = ""
+    scale: float = 1.0  # decoded frame size / stored size (< 1 for frames larger than the working size)
+    rotation: int = 0  # degrees counter-clockwise applied to make frames upright (display matrix)
+
+    @property
+    def frame_size(self) -> tuple[int, int]:
+        """(width, height) of the frames ``frames()`` yields: upright and scaled to the working size."""
+        return _scaled(self.width, self.height, self.scale)
+
+
+def _scaled(w: int, h: int, scale: float) -> tuple[int, int]:
+    if scale >= 1.0:
+        return w, h
+    return max(2, int(round(w * scale))) & ~1, max(2, int(round(h * scale))) & ~1
+
+
+def working_scale(w: int, h: int, max_side: int | None) -> float:
+    return 1.0 if not max_side or max(w, h) <= max_side else max_side / max(w, h)
+
+
+MIN_SPOT_FPS = 10.0  # micro-expressions last 0.2-0.5 s: below 10 fps the shortest spans under 2 frames
+MIN_FACE_PX = 80.0  # face box width: smaller faces are upsampled > 3x into the 256 px canonical crop
+
+
+def input_warnings(info: VideoInfo, face_width_px: float | None = None) -> list[str]:
+    """What makes a result unreliable though it is computed (one line each, empty when all is well).
+
+    ``face_width_px``: the typical face box width in decoded frames (``None`` when unknown); it is compared in
+    source pixels (divided by ``info.scale``) so decoding large frames smaller does not trigger the warning.
+    """
+    out = []
+    if info.fps < MIN_SPOT_FPS:
+        out.append(f"frame rate {info.fps:g} fps is below the {MIN_SPOT_FPS:g} fps spotting needs "
+                   "(micro-expressions last 0.2-0.5 s); expect few or no intervals")
+    if face_width_px is not None and math.isfinite(face_width_px) and face_width_px / info.scale < MIN_FACE_PX:
+        out.append(f"the face is about {face_width_px / info.scale:.0f} px wide, below the {MIN_FACE_PX:g} px "
+                   "the spotter is built for; expect noisy curves (film closer or at a higher resolution)")
+    return out
+
+
+def typical_face_width(result) -> float | None:
+    """Median face box width (decoded px) of a spot result whose face track keeps boxes; None otherwise."""
+    track = getattr(result, "track", None) or getattr(getattr(result, "offd", None), "track", None)
+    boxes = getattr(track, "boxes", None)
+    if boxes is None or len(boxes) == 0:
+        return None
+    widths = np.asarray(boxes, dtype=float)[:, 2] - np.asarray(boxes, dtype=float)[:, 0]
+    widths = widths[np.isfinite(widths) & (widths > 0)]
+    return float(np.median(widths)) if widths.size else None
 
 
 def natural_key(name: str) -> list:
@@ -51,9 +123,17 @@ def list_frame_files(folder: Path) -> list[Path]:
 
 
 class VideoSource:
-    """A video file or a folder of frames, opened lazily; iterate ``frames()`` to stream ``Frame`` records."""
+    """A video file or a folder of frames, opened lazily; iterate ``frames()`` to stream ``Frame`` records.
 
-    def __init__(self, path: str | Path, fps: float | None = None):
+    ``fps`` sets the rate of a frame folder (or overrides a file's nominal rate); ``max_side`` caps the longer
+    side of the frames yielded (``None``: full size).
+    """
+
+    def __init__(self, path: str | Path, fps: float | None = None, max_side: int | None = MAX_SIDE):
+        check_rate(fps)
+        if max_side is not None and max_side < 16:
+            raise ConfigError(f"max_side must be at least 16 pixels, got {max_side}")
+        self.max_side = max_side
         self.path = Path(path)
         if not self.path.exists():
             raise InputError("no such file or directory", self.path)
@@ -73,7 +153,8 @@ class VideoSource:
                 raise VideoError("cannot read image", self._files[0])
             h, w = first.shape[:2]
             self.info = VideoInfo(str(self.path), float(fps), w, h, len(self._files),
-                                  len(self._files) / float(fps), is_folder=True, codec="images")
+                                  len(self._files) / float(fps), is_folder=True, codec="images",
+                                  scale=working_scale(w, h, max_side))
         else:
             self._files = None
             self.info = self._probe(fps)
@@ -99,6 +180,9 @@ class VideoSource:
             nominal = float(fps) if fps else (float(rate) if rate else 0.0)
             if nominal <= 0:
                 raise VideoError("frame rate unknown; pass --fps", self.path)
+            if not MIN_RATE <= nominal <= MAX_RATE:
+                raise VideoError(f"frame rate {nominal:g} per second is outside the supported "
+                                 f"{MIN_RATE:g}..{MAX_RATE:g}", self.path)
             n = stream.frames or None
             dur = float(stream.duration * stream.time_base) if stream.duration and stream.time_base else None
             if dur is None and container.duration:
@@ -108,10 +192,15 @@ class VideoSource:
                 raise VideoError("video stream has no frame size", self.path)
             # what the header promises (frame count, else duration at the stream's own rate): _check_complete
             self._expected = (n, dur, float(rate) if rate else None)
-            return VideoInfo(str(self.path), nominal, w, h, n, dur, False, stream.codec_context.name)
+            return VideoInfo(str(self.path), nominal, w, h, n, dur, False, stream.codec_context.name,
+                             scale=working_scale(w, h, self.max_side))
 
     def frames(self, gray: bool = False) -> Iterator[Frame]:
-        """Stream frames in order. ``gray=True`` yields (H, W) uint8 images, cheaper to decode."""
+        """Stream frames in order. ``gray=True`` yields (H, W) uint8 images, cheaper to decode.
+
+        Frames are upright (display rotation applied; ``info`` then gives the upright width and height) and
+        scaled to ``info.frame_size`` inside the decoder, so a large frame is never held at full size.
+        """
         if self._files is not None:
             yield from self._folder_frames(gray)
             return
@@ -120,13 +209,21 @@ class VideoSource:
         container = self._open()
         try:
             stream = container.streams.video[0]
-            stream.thread_type = "AUTO"
+            # frame threading keeps one full-size frame per thread in flight: for frames that are scaled down
+            # anyway, slice threading decodes as fast here without the extra full-size frames
+            stream.thread_type = "SLICE" if self.info.scale < 1.0 else "AUTO"
             tb = stream.time_base or Fraction(1, 1)
             t0 = None
             fmt = "gray" if gray else "bgr24"
+            size = _scaled(stream.codec_context.width, stream.codec_context.height, self.info.scale)
+            resize = self.info.scale < 1.0
             i = -1
             try:
                 for i, frame in enumerate(container.decode(stream)):
+                    if i == 0:
+                        self._note_rotation(_rotation(frame))
+                    if resize:
+                        frame = frame.reformat(width=size[0], height=size[1], interpolation="AREA")
                     pts = frame.pts if frame.pts is not None else None
                     if pts is None:
                         t = i / self.info.fps
@@ -134,7 +231,8 @@ class VideoSource:
                         t_abs = float(pts * tb)
                         t0 = t_abs if t0 is None else t0
                         t = t_abs - t0
-                    yield Frame(i, t, _luma(frame) if gray else frame.to_ndarray(format=fmt))
+                    img = _luma(frame) if gray else frame.to_ndarray(format=fmt)
+                    yield Frame(i, t, _upright(img, self.info.rotation))
             except av.error.FFmpegError as err:
                 if i < 0:
                     raise VideoError(f"cannot decode any frame ({_short(err)})", self.path) from None
@@ -146,6 +244,11 @@ class VideoSource:
             self._check_complete(i + 1, t)
         finally:
             container.close()
+
+    def _note_rotation(self, rotation: int) -> None:
+        if rotation != self.info.rotation:
+            w, h = (self.info.height, self.info.width) if rotation % 180 else (self.info.width, self.info.height)
+            self.info = replace(self.info, rotation=rotation, width=w, height=h)
 
     def _check_complete(self, decoded: int, last_t: float) -> None:
         """A truncated file decodes cleanly up to where it was cut: compare with what the header promises
@@ -170,10 +273,28 @@ class VideoSource:
                 raise VideoError(
                     f"frame size {img.shape[1]}x{img.shape[0]} differs from the first frame's "
                     f"{self.info.width}x{self.info.height}", f)
+            if self.info.scale < 1.0:
+                img = cv2.resize(img, self.info.frame_size, interpolation=cv2.INTER_AREA)
             yield Frame(i, i / self.info.fps, img)
 
     def frame_names(self) -> list[str] | None:
         return None if self._files is None else [f.name for f in self._files]
+
+
+def _rotation(frame) -> int:
+    """Counter-clockwise degrees (0, 90, 180, 270) that make the frame upright, from its display matrix."""
+    try:
+        deg = float(frame.rotation or 0)
+    except (AttributeError, TypeError, ValueError):  # older PyAV without display-matrix support
+        return 0
+    return int(round(deg / 90.0)) * 90 % 360
+
+
+_ROTATE = {90: cv2.ROTATE_90_COUNTERCLOCKWISE, 180: cv2.ROTATE_180, 270: cv2.ROTATE_90_CLOCKWISE}
+
+
+def _upright(img: np.ndarray, rotation: int) -> np.ndarray:
+    return cv2.rotate(img, _ROTATE[rotation]) if rotation in _ROTATE else img
 
 
 _LIMITED_TO_FULL = np.clip(np.round((np.arange(256) - 16) * 255.0 / 219.0), 0, 255).astype(np.uint8)
@@ -231,28 +352,6 @@ def prefetch(frames: Iterator[Frame], depth: int = 16) -> Iterator[Frame]:
 
 def _short(err: Exception) -> str:
     return str(err).splitlines()[0][:160] if str(err) else type(err).__name__
-
-
-def open_video(path: str | Path, fps: float | None = None) -> VideoSource:
-    return VideoSource(path, fps=fps)
-
-
-def resample_to_rate(times: np.ndarray, rate: float) -> np.ndarray:
-    """Indices of the frames nearest to a constant-rate time grid (for VFR input and high-fps strides).
-
-    Returns strictly increasing indices into ``times``; each grid point picks the nearest decoded frame.
-    """
-    times = np.asarray(times, dtype=float)
-    if times.size == 0:
-        return np.zeros(0, dtype=int)
-    grid = np.arange(times[0], times[-1] + 0.5 / rate, 1.0 / rate)
-    idx = np.searchsorted(times, grid)
-    idx = np.clip(idx, 1, len(times) - 1) if len(times) > 1 else np.zeros_like(idx)
-    if len(times) > 1:
-        left = times[idx - 1]
-        right = times[idx]
-        idx = np.where(np.abs(grid - left) <= np.abs(right - grid), idx - 1, idx)
-    return np.unique(idx)
 
 
 def write_video(path: str | Path, frames, fps: float, codec: str = "libx264", crf: int = 18,

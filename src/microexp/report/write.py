@@ -43,6 +43,7 @@ def result_dict(result, name: str) -> dict:
         "frames_note": "frame numbers are 0-based and inclusive",
         "models": result.models,
         "settings": result.settings,
+        "warnings": list(getattr(result, "warnings", None) or []),
         "expressions": [
             {**row, "probabilities": e.probabilities}
             for row, e in zip(table.to_dict(orient="records"), result.expressions)
