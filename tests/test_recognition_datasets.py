@@ -82,7 +82,8 @@ def test_loso_cli_on_casme2_layout(casme2_root, cache, tmp_path, model):
 
 
 def test_paper_model_refuses_composite_flow(tmp_path):
-    r = runner.invoke(app, ["loso", "--model", "mmnet", "--data", f"composite-flow:{tmp_path}", "--out",
+    (tmp_path / "flows").mkdir()
+    r = runner.invoke(app, ["loso", "--model", "mmnet", "--data", f"composite-flow:{tmp_path / 'flows'}", "--out",
                             str(tmp_path / "o")])
     assert r.exit_code == 2 and "mmnet-flow" in r.output
 
