@@ -21,7 +21,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AnnotationError", "ConfigError", "Expression", "InputError", "Interval", "MicroexpError", "ModelError",
-    "NoFaceError", "Sample", "VideoError", "analyze", "recognize", "spot", "__version__",
+    "NoFaceError", "Sample", "VideoError", "analyze", "recognize", "spot", "watch", "__version__",
 ]
 
 
@@ -44,3 +44,11 @@ def analyze(path, **options):
     from microexp.pipeline import analyze as _analyze
 
     return _analyze(path, **options)
+
+
+def watch(source, **options):
+    """Spot expressions live (camera, device, URL, pipe or file); yields each ``Interval`` once final
+    (see ``microexp.spotting.watch``)."""
+    from microexp.spotting.watch import watch as _watch
+
+    return _watch(source, **options)

@@ -49,7 +49,7 @@ def resolve_source(source, device_format: str = "v4l2") -> SourceSpec:
         dev = f"/dev/video{int(text)}" if device_format == "v4l2" else text
         return SourceSpec(text, "camera", dev, device_format)
     if text == "-":
-        return SourceSpec(text, "pipe", sys.stdin.buffer)
+        return SourceSpec("stdin", "pipe", sys.stdin.buffer)
     if text.lower().startswith(NETWORK_SCHEMES):
         opts = {"rtsp_transport": "tcp"} if text.lower().startswith("rtsp") else {}
         return SourceSpec(text, "url", text, None, opts)
@@ -135,11 +135,9 @@ class LiveSource:
     def _connect(self):
         try:
             container = self._opener(self.spec)
-        except (OSError, ValueError) as err:
-            raise VideoError(f"cannot open ({_short(err)})", self.name) from None
-        except Exception as err:  # av.error.FFmpegError and friends
-            if type(err).__module__.startswith("av"):
-                raise VideoError(f"cannot open ({_short(err)})", self.name) from None
+        except Exception as err:  # av.error.FFmpegError (an OSError), ValueError
+            if isinstance(err, (OSError, ValueError)) or type(err).__module__.startswith("av"):
+                raise VideoError(f"cannot open ({_short(err)}){self._hint()}", self.name) from None
             raise
         if not container.streams.video:
             container.close()
@@ -156,6 +154,12 @@ class LiveSource:
         elif container.duration:
             self._expected_end = container.duration / 1_000_000
         return container
+
+    def _hint(self) -> str:
+        if self.spec.kind != "pipe":
+            return ""
+        return ("; a pipe needs a streamable container (Matroska, MPEG-TS, fragmented MP4), not an MP4 "
+                "whose index is at its end")
 
     # -- the reader thread --------------------------------------------------------------------------
     def _put(self, frame: Frame) -> bool:
@@ -227,7 +231,7 @@ class LiveSource:
                 if self.spec.kind != "url":
                     self.stats.state, self.stats.message = "lost", problem
                     if index == 0:
-                        self._error = VideoError(f"cannot decode any frame ({problem})", self.name)
+                        self._error = VideoError(f"cannot decode any frame ({problem}){self._hint()}", self.name)
                     return
                 self.stats.state, self.stats.message = "reconnecting", problem
                 for delay in self.backoff.delays():
