@@ -10,12 +10,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import numpy as np
 import pytest
 
-from conftest import shared_path
 from microexp.errors import InputError, VideoError
 from microexp.io.live import Backoff, LiveSource, resolve_source
 from microexp.io.video import VideoSource
 from microexp.spotting.offd import OFFDConfig, finalize
 from microexp.spotting.watch import final_prefix
+
+from conftest import shared_path
 
 
 def remux(src, dst, fmt: str = "matroska"):
