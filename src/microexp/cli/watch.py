@@ -37,10 +37,17 @@ def watch(
     flow: str = typer.Option("farneback", "--flow",
                              help="ROI flow for OF-FD: farneback (paper-faithful) or dis (faster, not faithful)."),
     recognizer: str = typer.Option("default", "--recognizer", help="Recogniser weights (with --recognize)."),
+    queue_s: float = typer.Option(2.0, "--queue", min=0.1,
+                                  help="Seconds of frames held for a slow spotter before late ones are dropped."),
+    lossless: bool = typer.Option(False, "--lossless",
+                                  help="Never drop frames (the reader waits): for recorded streams, not cameras."),
+    reconnect: int = typer.Option(5, "--reconnect", min=0,
+                                  help="Reconnect attempts (back-off 0.5 s doubling to 8 s) when a stream drops."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No status line on stderr."),
 ):
     """Spot expressions in a live source and print each interval as soon as it is final (JSON lines)."""
     from microexp.errors import ConfigError
+    from microexp.io.live import Backoff
     from microexp.spotting.watch import watch_detections
 
     if recognizer != "default" and not Path(recognizer).exists():
@@ -49,6 +56,8 @@ def watch(
     sink = CsvAppender(csv_path, recognize) if csv_path else None
     gen = watch_detections(source, fps=fps, preset=preset, realtime=realtime, recognize=recognize,
                            recognizer_weights=None if recognizer == "default" else recognizer,
+                           live_options={"queue_s": queue_s, "drop": False if lossless else None,
+                                         "backoff": Backoff(attempts=reconnect)},
                            on_status=status.update, flow_method=flow)
     try:
         for det in gen:
@@ -127,7 +136,7 @@ class StatusLine:
             self.last_print, self.last_key = now, key
 
     def finish(self) -> None:
-        if not self.enabled:
+        if not self.enabled or self.state is None:
             return
         end = self.text()
         if self.tty:

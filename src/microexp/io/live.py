@@ -1,8 +1,9 @@
 """Live frame sources for ``microexp watch``: cameras, capture devices, network streams, pipes and files.
 
 Every kind is opened with PyAV and read by a background thread into a *bounded* queue, so a slow consumer
-never makes memory grow: when the queue is full the frame with the oldest timestamp is dropped (and
-counted) for live sources, while a file read as fast as possible (and a pipe) blocks the reader instead,
+never makes memory grow: for live sources, when the queue is full its oldest frame is dropped (and
+counted) once its timestamp is too far behind the wall clock; a file read as fast as possible (and a pipe)
+blocks the reader instead,
 which is lossless and gives exactly the frames ``VideoSource`` gives. Frame times follow ``VideoSource``
 (seconds from the first frame, by presentation time), so the spotter sees the same timeline either way.
 A network stream that ends early or fails is reopened with exponential back-off; across a reconnect the
@@ -15,7 +16,7 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -101,15 +102,15 @@ class Backoff:
 class LiveSource:
     """Open SOURCE and stream ``Frame`` records from a background reader through a bounded queue.
 
-    ``realtime`` paces a file at its own frame rate (a stand-in for a camera); ``drop`` chooses what a full
-    queue does: drop the oldest frame (default for cameras, devices, URLs and realtime files) or block the
-    reader (default for files read as fast as possible and for pipes: lossless).
+    ``realtime`` paces a file at its own frame rate (a stand-in for a camera). The queue holds ``queue_s``
+    seconds of frames; ``drop`` says whether frames that fall more than that behind the wall clock are
+    dropped (default for cameras, devices, URLs and realtime files) or the reader always waits (default
+    for files read as fast as possible and for pipes: lossless, the same frames ``spot`` reads).
     """
 
     def __init__(self, source: str | int | Path, *, fps: float | None = None, realtime: bool = False,
                  gray: bool = True, queue_s: float = 2.0, drop: bool | None = None,
-                 backoff: Backoff | None = None, device_format: str = "v4l2",
-                 opener: Callable[[SourceSpec], object] | None = None):
+                 backoff: Backoff | None = None, device_format: str = "v4l2"):
         self.spec = resolve_source(source, device_format)
         self.name = self.spec.text
         self.realtime = realtime
@@ -117,14 +118,15 @@ class LiveSource:
         self.drop = drop if drop is not None else (self.spec.kind in ("camera", "device", "url") or realtime)
         self.backoff = backoff or Backoff()
         self.stats = LiveStats()
-        self._opener = opener or _open_av
         self._fps_override = fps
         self._container = None
         self._expected_end: float | None = None
         self._container = self._connect()
         self.fps = self.stats.fps
         self._queue: deque = deque()
+        self.queue_s = queue_s
         self._capacity = max(8, int(round(queue_s * self.fps)))
+        self._origin: float | None = None  # wall clock minus stream time of the first frame
         self._cond = threading.Condition()
         self._stop = threading.Event()
         self._done = False
@@ -134,7 +136,7 @@ class LiveSource:
     # -- opening ------------------------------------------------------------------------------------
     def _connect(self):
         try:
-            container = self._opener(self.spec)
+            container = _open_av(self.spec)
         except Exception as err:  # av.error.FFmpegError (an OSError), ValueError
             if isinstance(err, (OSError, ValueError)) or type(err).__module__.startswith("av"):
                 raise VideoError(f"cannot open ({_short(err)}){self._hint()}", self.name) from None
@@ -163,15 +165,23 @@ class LiveSource:
 
     # -- the reader thread --------------------------------------------------------------------------
     def _put(self, frame: Frame) -> bool:
-        """Queue one frame; False when the reader should stop."""
+        """Queue one frame; False when the reader should stop.
+
+        A full queue drops by timestamp: its oldest frame goes once it is more than ``queue_s`` behind the
+        wall clock (the consumer fell behind a live source). A source that runs ahead of real time (a
+        file over HTTP) is not late, so the reader waits instead, as it always does when ``drop`` is off.
+        """
         with self._cond:
-            while not self.drop and len(self._queue) >= self._capacity and not self._stop.is_set():
-                self._cond.wait(0.1)
+            if self._origin is None:
+                self._origin = time.monotonic() - frame.time
+            while len(self._queue) >= self._capacity and not self._stop.is_set():
+                if self.drop and self._queue[0].time < time.monotonic() - self._origin - self.queue_s:
+                    self._queue.popleft()
+                    self.stats.dropped += 1
+                    break
+                self._cond.wait(0.05)
             if self._stop.is_set():
                 return False
-            if len(self._queue) >= self._capacity:  # drop by timestamp: the oldest frame goes
-                self._queue.popleft()
-                self.stats.dropped += 1
             self._queue.append(frame)
             self._cond.notify_all()
         return True

@@ -259,7 +259,12 @@ def watch_detections(source, *, fps: float | None = None, preset: str = "default
     state = StreamState()
     ring = FrameRing(2 * cfg.window_s + 1.0) if recognize else None
     det = LandmarkDetector()
-    rec_det = LandmarkDetector() if recognize else None
+    rec_det = None
+    if recognize:  # load the recogniser before the first frame, not when the first interval is found
+        from microexp.recognition.weights import load_default
+
+        load_default(recognizer_weights)
+        rec_det = LandmarkDetector()
     wall0: list[float] = []
 
     def on_frame(idx: int, t: float, img: np.ndarray) -> None:
