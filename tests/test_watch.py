@@ -1,4 +1,5 @@
-"""``microexp.io.live`` sources and the finality rule of ``microexp watch`` (no spotter runs here: fast)."""
+"""``microexp.io.live`` sources for ``microexp watch`` (no spotter runs here: fast). The finality rule of the
+incremental spotter is tested in test_offd_stream.py."""
 
 from __future__ import annotations
 
@@ -13,8 +14,6 @@ import pytest
 from microexp.errors import InputError, VideoError
 from microexp.io.live import Backoff, LiveSource, resolve_source
 from microexp.io.video import VideoSource
-from microexp.spotting.offd import OFFDConfig, finalize
-from microexp.spotting.watch import final_prefix
 
 from conftest import shared_path
 
@@ -203,24 +202,3 @@ def test_http_whole_file_ends_cleanly(serve, single_mkv):
     server = serve(single_mkv, ["full"])
     src = LiveSource(server.url)
     assert len(frames_of(src)) == 72 and src.stats.state == "ended" and src.stats.reconnects == 0
-
-
-@pytest.mark.parametrize("seed", range(6))
-def test_final_prefix_is_stable_and_complete(seed):
-    """Emitting after every window only what no later window can change gives, in the end, exactly the
-    video-level ``finalize`` result (random windows and spans that obey OF-FD's geometry)."""
-    rng = np.random.default_rng(seed)
-    cfg = OFFDConfig()
-    rate, W = 30.0, 200
-    spans, emitted, start = [], [], 0
-    for _ in range(25):
-        for _ in range(rng.integers(0, 5)):
-            a = start + 1 + int(rng.integers(0, W - 2))
-            b = min(start + W - 1, a + int(rng.integers(0, 90)))
-            spans.append((a, b))
-        start += int(rng.integers(1, W))  # next reference: anywhere after this one (hops, face loss)
-        ready = final_prefix(spans, cfg, rate, start)
-        assert ready[: len(emitted)] == emitted  # nothing emitted is ever taken back
-        emitted = ready if len(ready) > len(emitted) else emitted
-    assert final_prefix(spans, cfg, rate, None) == finalize(spans, cfg, rate)
-    assert len(emitted) > 0

@@ -51,10 +51,14 @@ def check_latency(dets, stream_end_s: float | None = None):
 
 @pytest.mark.parametrize("clip", REAL_CLIPS)
 def test_watch_equals_spot_on_real_clip(clip):
+    """Same intervals as ``spot``, within the latency bound; with recognition, every interval (a face is on
+    each onset frame of these clips) gets an emotion from the onset/apex frames the stream kept."""
     path = shared_path("video", clip)
-    dets = list(watch_detections(path))
-    assert [d.interval for d in dets] == spotted(str(path))
+    dets = list(watch_detections(path, recognize=True))
+    assert [d.interval for d in dets] == spotted(str(path)) and dets
     check_latency(dets)
+    for d in dets:
+        assert d.emotion in d.probabilities and abs(sum(d.probabilities.values()) - 1) < 1e-3, d
 
 
 def test_watch_equals_spot_on_synthetic_clip_and_emits_early(synth_clip):
@@ -117,13 +121,14 @@ def single_mkv(tmp_path_factory):
 def test_cli_pipe_from_subprocess(single_mkv):
     feeder = subprocess.Popen(["cat", str(single_mkv)], stdout=subprocess.PIPE)
     try:
-        proc, _ = run_cli(["-", "-q"], stdin=feeder.stdout)
+        proc, _ = run_cli(["-", "-q", "--recognize"], stdin=feeder.stdout)
     finally:
         feeder.stdout.close()
         feeder.wait(10)
     assert proc.returncode == 0, proc.stderr
     rows = rows_of(proc.stdout)
     assert same(rows, spotted(str(single_mkv))) and rows and all(r["video"] == "stdin" for r in rows)
+    assert all(r["emotion"] in r["probabilities"] for r in rows)
     for r in rows:
         assert r["emitted_s"] - r["offset_s"] <= WINDOW_S + SLACK_S
 

@@ -329,10 +329,9 @@ class OFFDStream:
         new = fin[self.n_final:k]
         self.n_final = k
         if self.keep_frames and horizon is not None:
-            final = fin[:k]
             for pos in [p for p in self.kept if p < horizon]:
-                if not any(a <= pos <= b for a, b in final):
-                    del self.kept[pos]  # before the horizon and in no final span: never needed
+                if not any(a <= pos <= b for a, b in fin):  # fin, not fin[:k]: unsettled spans need theirs
+                    del self.kept[pos]  # before the horizon and in no span: never needed
         return new
 
     def interval(self, span: Span) -> Interval:
