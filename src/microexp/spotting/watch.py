@@ -32,7 +32,8 @@ class StreamState:
 @dataclass
 class Detection:
     """One final interval with its times in seconds of stream time; ``emitted_s`` is where the stream was
-    when the interval was reported (for paced sources: the wall clock since the first frame)."""
+    when the interval was reported: the newest frame read, or for a live source (a camera, a device, a
+    network stream that drops late frames, a file played ``realtime``) the wall clock since the first frame."""
 
     video: str
     interval: Interval
@@ -100,7 +101,9 @@ def watch_detections(source, *, fps: float | None = None, preset: str = "default
     src = source if isinstance(source, LiveSource) else LiveSource(
         source, fps=fps, realtime=realtime, **(live_options or {}))
     stream = OFFDStream(src.fps, cfg, det, keep_frames=recognize)
-    paced = src.realtime or src.spec.kind in ("camera", "device", "url")
+    # live (paced) sources: report on the wall clock, which includes any backlog; recorded ones (a file, a
+    # pipe, a stream opened lossless) on the stream's own clock, the newest frame read
+    paced = src.realtime or (src.drop and src.spec.kind in ("camera", "device", "url"))
     state = StreamState()
     wall0: float | None = None
 
