@@ -27,6 +27,7 @@ class OFFDConfig:
     align: str = "similarity"  # head-motion model fitted to the rigid landmarks: "similarity" | "translation"
     align_trigger_px: float = 0.25  # re-warp when head motion moves any ROI corner by more (see docs)
     align_passes: int = 3
+    photometric: bool = True  # match each ROI patch's mean/contrast to the reference before flow (microexp)
     channels: str = "subs"  # "subs" (13 sub-ROIs), "whole" (5 whole regions) or "all" (16)
     top_p_whole: tuple[float, float, float] = (0.2, 0.3, 0.3)  # brow A, brow B, mouth
     top_p_subs: tuple[float, float, float, float] = (0.2, 0.3, 0.2, 0.2)  # brow A, brow B, mouth, nose
@@ -38,8 +39,6 @@ class OFFDConfig:
     local_min_radius_s: float = 1.0
     run_gap_s: float = 0.1
     grow_fraction: float = 0.33
-    cliff_px: float = 0.3
-    cliff_span_s: float = 1 / 3
     split: bool = False
     split_min_len_s: float = 20 / 30
     split_margin_s: float = 8 / 30

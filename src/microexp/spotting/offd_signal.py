@@ -65,48 +65,43 @@ def detect_channel(y: np.ndarray, d, t1: float, t2: float, td: float, radius: in
     return runs(keep, gap)
 
 
-def grow(y: np.ndarray, s: int, e: int, cfg_frac: float, radius: int, cliff: float, span: int) -> tuple[int, int]:
-    """Boundary growth (``expend``): extend the core to where the bump falls below ≈1/3 of its prominence."""
+def grow(y: np.ndarray, s: int, e: int, frac: float, radius: int) -> tuple[int, int]:
+    """Boundary growth (``expend``): extend the core to where the bump falls below ``frac`` of its
+    prominence over the valley on *that* side (within ``radius``).
+
+    The reference code took one valley over ±radius around each end; when the deeper valley lay on the
+    far side it fell back to "the lowest point of the 10 frames before the core", which on a flat baseline
+    is a coin toss (a 0.75× resize of a real clip moved an onset by 7 frames). Each side's own valley
+    makes the boundary a property of the bump.
+    """
     n = y.size
     high = float(y[s:e + 1].max())
-    # onset
-    lo, hi = max(0, s - radius), min(n, s + radius)
-    imin = lo + int(np.argmin(y[lo:hi]))
-    vmin = float(y[imin])
     onset = s
-    if imin < s:
+    lo = max(0, s - radius)
+    if lo < s:
+        imin = lo + int(np.argmin(y[lo:s]))
+        level = float(y[imin]) + frac * (high - float(y[imin]))
         onset = imin
         for j in range(s - 1, imin - 1, -1):
-            if y[j] - vmin < cfg_frac * (high - vmin):
+            if y[j] < level:
                 onset = j
                 break
-            if y[j] > y[j + 1]:
+            if y[j] > y[j + 1]:  # rising again going left: another bump begins
                 onset = min(j + 2, s)
                 break
-    else:
-        a = max(0, s - span)
-        k = a + int(np.argmin(y[a:s + 1]))
-        if y[s] - y[k] > cliff:
-            onset = min(k + 1, s)
-    # offset
-    lo, hi = max(0, e - radius + 1), min(n, e + radius + 1)
-    imin = lo + int(np.argmin(y[lo:hi]))
-    vmin = float(y[imin])
     offset = e
-    if imin > e:
+    hi = min(n, e + radius + 1)
+    if e + 1 < hi:
+        imin = e + 1 + int(np.argmin(y[e + 1:hi]))
+        level = float(y[imin]) + frac * (high - float(y[imin]))
         offset = imin
         for j in range(e + 1, imin + 1):
-            if y[j] - vmin < cfg_frac * (high - vmin):
+            if y[j] < level:
                 offset = j
                 break
             if y[j] > y[j - 1]:
                 offset = max(j - 2, e)
                 break
-    else:
-        b = min(n, e + span + 1)
-        k = e + int(np.argmin(y[e:b]))
-        if y[e] - y[k] > cliff:
-            offset = max(k - 1, e)
     return int(onset), int(max(offset, onset))
 
 
@@ -133,7 +128,6 @@ def analyse_window(signals: np.ndarray, groups: list[str], cfg: OFFDConfig,
     s = cfg.scale()
     radius = cfg.frames(cfg.local_min_radius_s, rate)
     gap = cfg.frames(cfg.run_gap_s, rate)
-    span = cfg.frames(cfg.cliff_span_s, rate)
     spans: list[tuple[int, int]] = []
     for ch in range(c):
         x = signals[ch, 1:-1]
@@ -147,7 +141,7 @@ def analyse_window(signals: np.ndarray, groups: list[str], cfg: OFFDConfig,
         floor = window_floor(y, radius)
         score[1:-1] = np.maximum(score[1:-1], (y - floor) / t2)
         for cs, ce in detect_channel(y, d, t1 * s, t2, td * s, radius, gap):
-            on, off = grow(y, cs, ce, cfg.grow_fraction, radius, cfg.cliff_px * s, span)
+            on, off = grow(y, cs, ce, cfg.grow_fraction, radius)
             parts = [(on, off)]
             if cfg.split:
                 parts = split_interval(y, on, off, cfg.frames(cfg.split_min_len_s, rate),
@@ -156,8 +150,12 @@ def analyse_window(signals: np.ndarray, groups: list[str], cfg: OFFDConfig,
     return merge_overlapping(spans, cfg.fuse_overlap), filtered, score
 
 
-def finalize(spans: list[tuple[int, int]], cfg: OFFDConfig, rate: float) -> list[tuple[int, int]]:
-    """Video-level length filter, union-merge and echo suppression (spec §3.11)."""
+def finalize(spans: list[tuple[int, int]], cfg: OFFDConfig, rate: float,
+             prev: tuple[int, int] | None = None) -> list[tuple[int, int]]:
+    """Video-level length filter, union-merge and echo suppression (spec §3.11).
+
+    ``prev``: the last interval already final before these (echo suppression looks back at it).
+    """
     lo = cfg.frames(cfg.min_len_s, rate)
     hi = cfg.frames(cfg.max_len_s, rate) if cfg.max_len_s else None
     kept = [sp for sp in spans if sp[1] - sp[0] >= lo and (hi is None or sp[1] - sp[0] <= hi)]
@@ -165,10 +163,10 @@ def finalize(spans: list[tuple[int, int]], cfg: OFFDConfig, rate: float) -> list
     kept.sort()
     if cfg.echo_suppress:
         gap, min_len = cfg.frames(cfg.echo_gap_s, rate), cfg.frames(cfg.echo_min_len_s, rate)
-        out: list[tuple[int, int]] = []
+        out: list[tuple[int, int]] = [] if prev is None else [prev]
         for sp in kept:
             if out and sp[0] - out[-1][1] < gap and sp[1] - sp[0] > min_len:
                 continue
             out.append(sp)
-        kept = out
+        kept = out if prev is None else out[1:]
     return kept
