@@ -202,3 +202,16 @@ def test_http_whole_file_ends_cleanly(serve, single_mkv):
     server = serve(single_mkv, ["full"])
     src = LiveSource(server.url)
     assert len(frames_of(src)) == 72 and src.stats.state == "ended" and src.stats.reconnects == 0
+
+
+def test_stream_keeps_frames_of_unsettled_spans():
+    """``watch --recognize`` reads onset/apex frames from ``OFFDStream.kept``: a span that began before the
+    next reference but is not final yet must keep its frames (they used to be pruned at that point)."""
+    from microexp.spotting.offd import OFFDStream
+
+    stream = OFFDStream(30.0, keep_frames=True)
+    stream.kept = {p: np.full((2, 2), p % 256, np.uint8) for p in range(300)}
+    stream.settler.add([(20, 40), (100, 250)])
+    assert stream._emit(200) == [(20, 40)]  # (100, 250) reaches past the horizon: not final yet
+    assert all(p in stream.kept for p in range(100, 200)) and all(p in stream.kept for p in range(20, 41))
+    assert not any(p in stream.kept for p in range(0, 20)) and not any(p in stream.kept for p in range(41, 100))
