@@ -20,7 +20,7 @@ from microexp.version import __version__
 
 __all__ = [
     "AnnotationError", "ConfigError", "Expression", "InputError", "Interval", "MicroexpError", "ModelError",
-    "NoFaceError", "VideoError", "analyze", "recognize", "spot", "__version__",
+    "NoFaceError", "VideoError", "analyze", "recognize", "spot", "watch", "__version__",
 ]
 
 
@@ -44,3 +44,11 @@ def analyze(path, spotter: str = "offd", weights=None, **options):
     from microexp.pipeline import analyze as _analyze
 
     return _analyze(path, spotter=spotter, weights=weights, **options)
+
+
+def watch(source, **options):
+    """Spot expressions live (camera, device, URL, pipe or file); yields each ``Interval`` once final
+    (see ``microexp.spotting.watch``)."""
+    from microexp.spotting.watch import watch as _watch
+
+    return _watch(source, **options)

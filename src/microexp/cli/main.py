@@ -16,7 +16,7 @@ app = typer.Typer(
 )
 
 COMMAND_MODULES = (
-    "demo", "spot", "analyze", "recognize", "evaluate", "datasets", "synth", "loso", "train", "prepare",
+    "demo", "spot", "analyze", "recognize", "evaluate", "datasets", "synth", "loso", "train", "prepare", "watch",
 )
 
 for _name in COMMAND_MODULES:

@@ -377,10 +377,10 @@ class OFFDStream:
         """Spans that no later window can change (all remaining ones when ``horizon`` is None)."""
         new = self.settler.settle(horizon)
         if self.keep_frames and horizon is not None:
-            final = self.settler.final
+            spans = self.settler.spans()  # settled and unsettled: an unsettled span needs its frames too
             for pos in [p for p in self.kept if p < horizon]:
-                if not any(a - self.keep_before <= pos <= b for a, b in final):
-                    del self.kept[pos]  # before the horizon and in no final span: never needed
+                if not any(a - self.keep_before <= pos <= b for a, b in spans):
+                    del self.kept[pos]  # before the horizon and in no span: never needed
         return new
 
     def interval(self, span: Span) -> Interval:
