@@ -45,7 +45,7 @@ def test_detect_and_grow_a_clear_bump():
     assert len(cores) == 1
     s, e = cores[0]
     assert s <= 100 <= e
-    on, off = grow(y, s, e, 0.33, 30, 0.3, 10)
+    on, off = grow(y, s, e, 0.33, 30)
     # the grown interval spans the part of the bump above ≈1/3 of its height: |t−100| ≤ 6·sqrt(2 ln 3) ≈ 8.9
     assert 88 <= on <= 93 and 107 <= off <= 112
 
@@ -164,3 +164,14 @@ def test_lazy_emd_gives_the_eager_answer():
     assert len(calls) == 1
     flat = np.full(198, 0.1)
     assert detect_channel(flat, lazy, 1.4, 1.9, 0.8, 30, 3) == [] and len(calls) == 1
+
+
+def test_grow_uses_the_valley_on_each_side():
+    """A deeper valley after the bump must not move the onset (the reference's cliff fallback did)."""
+    n = 198
+    rng = np.random.default_rng(1)
+    base = bump(n, 100, 6, 4.0) + 0.02 * rng.normal(size=n)
+    deep = base - bump(n, 125, 4, 1.5)  # deeper valley on the right only
+    (on, off), (on_deep, off_deep) = grow(base, 96, 104, 0.33, 30), grow(deep, 96, 104, 0.33, 30)
+    assert on == on_deep and 89 <= on <= 92  # the first frame below 1/3 of the height (100 − 8.9)
+    assert 108 <= off <= 111 and off_deep >= off  # the right side measures against its own (deeper) valley

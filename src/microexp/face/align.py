@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from microexp.face.landmarks import EYE_L, EYE_R, half_inner_canthal
+from microexp.face.landmarks import EYE_L, EYE_R, eye_corner_mid, half_inner_canthal
 
 
 @dataclass(frozen=True)
@@ -31,7 +31,7 @@ def crop_transform(lm: np.ndarray, spec: CropSpec, rotate: bool = False) -> np.n
     OF-FD uses no rotation (``rotate=False``); for users' videos with head roll ``rotate=True`` levels the eyes.
     """
     u = max(half_inner_canthal(lm), 1e-3)
-    c = (lm[39] + lm[42]) / 2.0
+    c = eye_corner_mid(lm)
     s = spec.px_per_u / u
     angle = 0.0
     if rotate:

@@ -131,9 +131,18 @@ NOSE_BASE = range(31, 36)
 EYE_R = range(36, 42)
 EYE_L = range(42, 48)
 MOUTH = range(48, 68)
-INNER_EYE_CORNERS = (39, 42)
+INNER_EYE_CORNERS = (39, 42)  # image-left (subject's right) first
+# Points that expressions barely move (nasal ridge and tip, subnasale, inner eye corners): the anchors
+# from which head motion (translation, roll, scale) is estimated.
+RIGID = (*NOSE_RIDGE, 33, *INNER_EYE_CORNERS)
+
+
+def eye_corner_mid(lm: np.ndarray) -> np.ndarray:
+    """Midpoint of the inner eye corners: the origin of the canonical crops."""
+    return lm[list(INNER_EYE_CORNERS)].mean(axis=0)
 
 
 def half_inner_canthal(lm: np.ndarray) -> float:
     """OF-FD unit u: half the distance between the inner eye corners (landmarks 39 and 42)."""
-    return float(np.linalg.norm(lm[42] - lm[39]) / 2)
+    a, b = INNER_EYE_CORNERS
+    return float(np.linalg.norm(lm[b] - lm[a]) / 2)

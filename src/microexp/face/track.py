@@ -1,10 +1,16 @@
-"""Aligned grey face crops for a whole video: one crop transform per frame, fixed between re-anchors.
+"""The face track of a video, and aligned grey face crops built on it.
 
-Landmarks are found on a reference frame and the crop transform is kept until the face is lost or has
-moved by more than ``max_drift_u`` (in half inner-canthal distances); per-frame re-alignment would add
-jitter that reference-frame spotters read as motion. The face is verified every ``check_s`` seconds;
-when a check fails, the frames after the last good check are marked "no face" (their crops are zeros),
-never filled in by guessing. Frames are streamed with a delay of one check interval.
+One tracking policy serves every consumer (OF-FD's windows and the learned spotters' crops): find the face
+(``find_face``: detection on a downscaled copy, landmarks at full resolution, nearest to the last place),
+verify it near its tracked place every ``check_s`` seconds (``verify_near``: the detector on a local region,
+no landmarks), and find it again when a check fails. What was seen goes into a ``FaceTrack`` (one record per
+processed frame: found, box, crop transform, landmarks where measured).
+
+Crops (``track_crops``): landmarks on a reference frame fix one crop transform, kept until the face is lost
+or has moved by more than ``max_drift_u`` (in half inner-canthal distances); per-frame re-alignment would
+add jitter that reference-frame spotters read as motion. When a check fails, the frames after the last good
+check are marked "no face" (their crops are zeros), never filled in by guessing. Frames are streamed with a
+delay of one check interval.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ import cv2
 import numpy as np
 
 from microexp.face.align import CropSpec, crop_transform, warp
-from microexp.face.landmarks import FaceBox, LandmarkDetector, half_inner_canthal
+from microexp.face.landmarks import FaceBox, LandmarkDetector, eye_corner_mid, half_inner_canthal
 
 
 @dataclass(frozen=True)
@@ -47,7 +53,120 @@ class TrackedFrame:
     crop: np.ndarray  # (size, size) uint8; zeros when no face
 
 
-def _find(det: LandmarkDetector, gray: np.ndarray, near, max_side: int):
+@dataclass
+class FaceTrack:
+    """Where the face is in one video, per processed frame (OF-FD's working rate, or every decoded frame).
+
+    ``transforms`` map source pixels to the consumer's canonical crop (OF-FD: the head-following crop of
+    the window that measured the frame last); ``landmarks`` are kept only where they were measured.
+    """
+
+    index: np.ndarray  # (N,) original frame index of each processed frame
+    time: np.ndarray  # (N,) seconds
+    found: np.ndarray  # (N,) bool
+    boxes: np.ndarray  # (N, 4) float left, top, right, bottom in source px; NaN where unknown
+    transforms: np.ndarray  # (N, 2, 3) source -> canonical crop; zeros where none
+    landmarks: dict[int, np.ndarray]  # processed position -> (68, 2) source px
+
+    def _pos(self, frame: int) -> int | None:
+        """The processed position nearest to original frame ``frame`` (None for an empty track)."""
+        if self.index.size == 0:
+            return None
+        i = int(np.searchsorted(self.index, frame))
+        if i >= self.index.size:
+            return self.index.size - 1
+        if i > 0 and frame - self.index[i - 1] <= self.index[i] - frame:
+            return i - 1
+        return i
+
+    def face_mask(self, n_frames: int) -> np.ndarray:
+        """Per original frame 0 … n_frames − 1: face found at the nearest processed frame."""
+        if self.index.size == 0:
+            return np.zeros(n_frames, dtype=bool)
+        return np.array([self.found[self._pos(f)] for f in range(n_frames)], dtype=bool)
+
+    def landmarks_at(self, frame: int) -> np.ndarray | None:
+        """Landmarks measured nearest to original frame ``frame`` within its face segment; None if no face."""
+        pos = self._pos(frame)
+        if pos is None or not self.found[pos]:
+            return None
+        lo, hi = pos, pos
+        while lo > 0 and self.found[lo - 1]:
+            lo -= 1
+        while hi + 1 < self.found.size and self.found[hi + 1]:
+            hi += 1
+        near = [k for k in self.landmarks if lo <= k <= hi]
+        if not near:
+            return None
+        return self.landmarks[min(near, key=lambda k: (abs(int(self.index[k]) - frame), k))]
+
+
+class FaceTrackBuilder:
+    """Collects what a tracker saw, in any order (OF-FD revisits frames in overlapping windows)."""
+
+    def __init__(self):
+        self.frames: dict[int, tuple[int, float, bool]] = {}  # pos -> (original index, time, found)
+        self.boxes: dict[int, tuple[float, float, float, float]] = {}
+        self.transforms: dict[int, np.ndarray] = {}
+        self.landmarks: dict[int, np.ndarray] = {}
+
+    def add(self, pos: int, box: FaceBox | None = None, transform: np.ndarray | None = None,
+            landmarks: np.ndarray | None = None) -> None:
+        if box is not None:
+            self.boxes[pos] = (box.left, box.top, box.right, box.bottom)
+        if transform is not None:
+            self.transforms[pos] = np.asarray(transform, dtype=np.float64)
+        if landmarks is not None:
+            self.landmarks[pos] = np.asarray(landmarks, dtype=np.float32)
+
+    def frame(self, pos: int, index: int, time: float, found: bool) -> None:
+        """Record a processed frame (for trackers that know found/not found per frame as they go)."""
+        self.frames[pos] = (int(index), float(time), bool(found))
+
+    def build(self, index: np.ndarray | None = None, time: np.ndarray | None = None,
+              found: np.ndarray | None = None) -> FaceTrack:
+        """The track; without arguments the per-frame records of ``frame()`` give index, time and found."""
+        if index is None:
+            rows = [self.frames[k] for k in sorted(self.frames)]
+            index = np.array([r[0] for r in rows], dtype=int)
+            time = np.array([r[1] for r in rows], dtype=float)
+            found = np.array([r[2] for r in rows], dtype=bool)
+        n = len(index)
+        boxes = np.full((n, 4), np.nan)
+        transforms = np.zeros((n, 2, 3))
+        for k, b in self.boxes.items():
+            if k < n and found[k]:
+                boxes[k] = b
+        for k, m in self.transforms.items():
+            if k < n and found[k]:
+                transforms[k] = m
+        lms = {k: v for k, v in self.landmarks.items() if k < n and found[k]}
+        return FaceTrack(np.asarray(index, dtype=int), np.asarray(time, dtype=float), np.asarray(found, bool),
+                         boxes, transforms, lms)
+
+
+def verify_near(det: LandmarkDetector, gray: np.ndarray, center: tuple[float, float],
+                half: float) -> FaceBox | None:
+    """Cheap check that a face is still near ``center`` (detector on a local region, no landmarks)."""
+    h, w = gray.shape[:2]
+    cx, cy = center
+    x0, x1 = int(max(0, cx - half)), int(min(w, cx + half))
+    y0, y1 = int(max(0, cy - half)), int(min(h, cy + half))
+    if x1 - x0 < 40 or y1 - y0 < 40:
+        return None
+    region = gray[y0:y1, x0:x1]
+    scale = min(1.0, 200.0 / max(region.shape))
+    if scale < 1.0:
+        region = cv2.resize(region, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+    boxes = det.detect(region, upsample=0 if scale < 1.0 or half > 100 else 1)
+    if not boxes:
+        return None
+    b = min(boxes, key=lambda b: (b.center[0] / scale + x0 - cx) ** 2 + (b.center[1] / scale + y0 - cy) ** 2)
+    return FaceBox(int(b.left / scale) + x0, int(b.top / scale) + y0, int(b.right / scale) + x0,
+                   int(b.bottom / scale) + y0, b.score)
+
+
+def find_face(det: LandmarkDetector, gray: np.ndarray, near=None, max_side: int = 640):
     """Detect on a downscaled copy (HOG cost grows with area), landmarks on the full-resolution frame."""
     h, w = gray.shape[:2]
     scale = min(1.0, max_side / max(h, w))
@@ -66,8 +185,12 @@ def _find(det: LandmarkDetector, gray: np.ndarray, near, max_side: int):
 def track_crops(frames: Iterable, fps: float, config: TrackConfig | None = None,
                 detector: LandmarkDetector | None = None,
                 progress: Callable[[int, int | None], None] | None = None,
-                total: int | None = None) -> Iterator[TrackedFrame]:
-    """Stream ``TrackedFrame``s (grey or BGR ``Frame`` records in, 0-based order kept)."""
+                total: int | None = None, track: FaceTrackBuilder | None = None) -> Iterator[TrackedFrame]:
+    """Stream ``TrackedFrame``s (grey or BGR ``Frame`` records in, 0-based order kept).
+
+    Pass a ``FaceTrackBuilder`` as ``track`` to get the video's ``FaceTrack`` (``track.build()``) once the
+    stream is exhausted: one record per decoded frame, with the crop transforms and checked landmarks.
+    """
     cfg = config or TrackConfig()
     det = detector or LandmarkDetector()
     spec = cfg.spec()
@@ -75,35 +198,50 @@ def track_crops(frames: Iterable, fps: float, config: TrackConfig | None = None,
     every = max(1, int(round(cfg.check_s * fps)))
     zero_m = np.zeros((2, 3), np.float32)
     blank = np.zeros(size[::-1], np.uint8)
-    pending: deque[TrackedFrame] = deque()  # crops since the last successful check
+    pending: deque[tuple[int, TrackedFrame]] = deque()  # crops since the last successful check
     M = None
     anchor = None  # (eye midpoint, u) of the current transform
-    near = None
+    box = None  # the face as last seen
     last = None
+    builder = track if track is not None else FaceTrackBuilder()
 
     def anchor_of(lm):
-        return (lm[39] + lm[42]) / 2.0, half_inner_canthal(lm)
+        return eye_corner_mid(lm), half_inner_canthal(lm)
+
+    def emit(k: int, f: TrackedFrame) -> TrackedFrame:
+        builder.frame(k, f.index, f.time, f.face)
+        if f.face:
+            builder.add(k, transform=f.transform)
+        return f
 
     def flush(face_ok: bool) -> Iterator[TrackedFrame]:
         while pending:
-            f = pending.popleft()
+            k, f = pending.popleft()
             if not face_ok:
                 f.face, f.crop, f.transform = False, blank, zero_m
-            yield f
+            yield emit(k, f)
+
+    def look(gray):
+        """The shared policy: verify near the tracked place; find the face anew when that fails."""
+        if box is not None:
+            seen = verify_near(det, gray, box.center, float(box.width))
+            if seen is not None:
+                return seen, det.landmarks(gray, seen)
+        return find_face(det, gray, None if box is None else box.center, cfg.detect_max_side)
 
     for k, fr in enumerate(frames):
         gray = fr.image if fr.image.ndim == 2 else cv2.cvtColor(fr.image, cv2.COLOR_BGR2GRAY)
-        last = (fr, gray)
+        last = gray
         check = k % every == 0
         if check:
-            found = _find(det, gray, near, cfg.detect_max_side)
+            found = look(gray)
             if found is None:
                 yield from flush(False)
-                M, anchor = None, None
+                M, anchor, box = None, None, None
             else:
                 yield from flush(True)
                 box, lm = found
-                near = box.center
+                builder.add(k, box, landmarks=lm)
                 c, u = anchor_of(lm)
                 moved = anchor is None or (np.linalg.norm(c - anchor[0]) > cfg.max_drift_u * anchor[1]
                                            or abs(u / max(anchor[1], 1e-6) - 1) > cfg.max_scale_change)
@@ -111,14 +249,13 @@ def track_crops(frames: Iterable, fps: float, config: TrackConfig | None = None,
                     M = crop_transform(lm, spec, rotate=cfg.rotate)
                     anchor = (c, u)
         if M is None:
-            yield TrackedFrame(fr.index, fr.time, False, zero_m, blank)
+            yield emit(k, TrackedFrame(fr.index, fr.time, False, zero_m, blank))
         else:
-            pending.append(TrackedFrame(fr.index, fr.time, True, M.astype(np.float32), warp(gray, M, size)))
+            pending.append((k, TrackedFrame(fr.index, fr.time, True, M.astype(np.float32), warp(gray, M, size))))
             if check:  # the face was just seen on this very frame
                 yield from flush(True)
         if progress:
             progress(fr.index + 1, total)
     if pending and last is not None:
         # the last frames are confirmed by one more check on the final frame
-        ok = _find(det, last[1], near, cfg.detect_max_side) is not None
-        yield from flush(ok)
+        yield from flush(look(last) is not None)

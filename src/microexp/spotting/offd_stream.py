@@ -1,0 +1,365 @@
+"""OF-FD as a stream: frames are pushed one at a time, final intervals come out as soon as they are certain.
+
+Three parts: a ``Resampler`` (constant working rate by timestamps), a ``FrameBuffer`` (the processed frames a
+window may still need) and ``OFFDStream`` (the window loop: reference frame, per-frame measurement, window
+analysis, adaptive hop). ``run_offd`` is a loop over ``OFFDStream``.
+
+When is an interval final? Every later window starts at or after the next window's start ``nxt`` and its
+intervals begin at ``nxt + 1`` or later (the first sample of a window is its reference). ``finalize`` merges
+only intervals that intersect, and a merge only extends an interval towards later frames, so an interval of
+``finalize(all intervals so far)`` that ends before ``nxt`` can never change again; echo suppression looks
+only at earlier kept intervals, so the final ones are the longest *prefix* of that sorted list whose
+intervals all end before ``nxt``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from microexp.face.landmarks import LandmarkDetector
+from microexp.face.track import FaceTrack, FaceTrackBuilder
+from microexp.io.video import Frame
+from microexp.records import Interval
+from microexp.spotting.offd_config import OFFDConfig
+from microexp.spotting.offd_signal import analyse_window, finalize
+from microexp.spotting.offd_track import Track, WindowTracker
+
+Span = tuple[int, int]
+
+
+@dataclass
+class OFFDResult:
+    """Everything the spotter measured; ``spans`` are inclusive intervals in *processed* frames."""
+
+    config: OFFDConfig
+    rate: float  # processed-frame rate
+    proc_index: np.ndarray  # processed frame -> original frame index
+    proc_time: np.ndarray  # processed frame -> seconds
+    face: np.ndarray  # processed frame -> face found (bool)
+    score: np.ndarray  # processed frame -> max normalised prominence over channels (≥ 1 passes T2)
+    displacement: np.ndarray  # processed frame × channel, last window's raw displacement (px)
+    channel_names: list[str]
+    spans: list[Span]
+    windows: list[tuple[int, int]]  # (start, length) in processed frames
+    kept: dict[int, np.ndarray] = field(default_factory=dict)  # original frame -> image as pushed (keep_frames)
+    track: FaceTrack | None = None  # where the face was, per processed frame
+
+
+def working_rate(fps: float, work_rate_hz: float) -> float:
+    stride = max(1, int(round(fps / work_rate_hz)))
+    return fps / stride
+
+
+class Resampler:
+    """Constant-rate frames by timestamps (nearest frame to each grid time): handles VFR and strides."""
+
+    def __init__(self, rate: float):
+        self.rate = rate
+        self.prev: Frame | None = None
+        self.k = 0
+        self.t0: float | None = None
+
+    def push(self, fr: Frame) -> list[tuple[int, float, np.ndarray]]:
+        out = []
+        if self.t0 is None:
+            self.t0 = fr.time
+        t = fr.time - self.t0
+        while t >= self.k / self.rate - 1e-9:
+            g = self.k / self.rate
+            prev = self.prev
+            if prev is not None and abs(prev.time - self.t0 - g) < abs(t - g):
+                out.append((prev.index, prev.time - self.t0, prev.image))
+            else:
+                out.append((fr.index, t, fr.image))
+            self.k += 1
+        self.prev = fr
+        return out
+
+    def flush(self) -> list[tuple[int, float, np.ndarray]]:
+        """The last frame, when it lies past the last grid point by more than half a step."""
+        p = self.prev
+        if p is not None and self.k > 0 and p.time - self.t0 > (self.k - 1) / self.rate + 0.5 / self.rate:
+            return [(p.index, p.time - self.t0, p.image)]
+        return []
+
+
+def resample_stream(frames: Iterable[Frame], rate: float) -> Iterator[tuple[int, float, np.ndarray]]:
+    """``Resampler`` over an iterable: (original index, seconds, image) at ``rate``."""
+    rs = Resampler(rate)
+    for fr in frames:
+        yield from rs.push(fr)
+    yield from rs.flush()
+
+
+class FrameBuffer:
+    """Processed frames by position: grey images a window may still need, plus every frame's index and time."""
+
+    def __init__(self, keep_source: bool = False):
+        self.index: list[int] = []
+        self.time: list[float] = []
+        self.gray: dict[int, np.ndarray] = {}
+        self.source: dict[int, np.ndarray] = {}  # the images as pushed (only with keep_source)
+        self.keep_source = keep_source
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def append(self, index: int, time: float, image: np.ndarray) -> int:
+        pos = len(self.index)
+        self.index.append(index)
+        self.time.append(time)
+        self.gray[pos] = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
+        if self.keep_source:
+            self.source[pos] = image
+        return pos
+
+    def get(self, pos: int) -> np.ndarray | None:
+        return self.gray.get(pos)
+
+    def drop_before(self, pos: int) -> None:
+        for store in (self.gray, self.source):
+            for k in [k for k in store if k < pos]:
+                del store[k]
+
+
+def next_hop(spans: list[Span], length: int, default: int) -> int:
+    """Adaptive hop: never start the next window (its reference) inside an expression (spec §3.2)."""
+    mid = 0.5 * length
+    straddling = [sp for sp in spans if sp[0] < mid < sp[1]]
+    if not straddling:
+        return default
+    on, off = max(straddling, key=lambda sp: sp[1])  # the reference took the last in loop order: use the latest end
+    if off < 0.75 * length:
+        move = off + 0.1 * length
+    elif on > 0.25 * length:
+        move = on - 0.1 * length
+    else:
+        move = min(off, length - 0.055 * length) + 0.05 * length
+    return max(1, int(round(move)))
+
+
+def span_interval(span: Span, proc_index: np.ndarray, proc_time: np.ndarray, score: np.ndarray,
+                  me_mae_split_s: float) -> Interval:
+    """Processed-frame span → ``Interval`` in original frames: apex at the score's peak, MaE if longer
+    than ``me_mae_split_s`` seconds (spec §3.11.6)."""
+    last = proc_index.size - 1
+    on = int(np.clip(span[0], 0, last))
+    off = int(np.clip(span[1], on, last))
+    seg = score[on:off + 1]
+    apex = on + int(np.argmax(seg)) if seg.size else on
+    kind = "mae" if float(proc_time[off] - proc_time[on]) > me_mae_split_s else "me"
+    return Interval(int(proc_index[on]), int(proc_index[apex]), int(proc_index[off]), kind,
+                    float(seg.max()) if seg.size else 0.0)
+
+
+def settled(final: list[Span], horizon: int) -> int:
+    """How many leading spans of ``finalize``'s sorted output no window starting at ``horizon`` can change."""
+    k = 0
+    while k < len(final) and final[k][1] < horizon:
+        k += 1
+    return k
+
+
+@dataclass
+class _Window:
+    start: int
+    track: Track
+    signals: list[np.ndarray]
+    end: int  # next processed position to measure
+
+
+class OFFDStream:
+    """Incremental OF-FD: ``push`` frames (``Frame`` records, grey or BGR), get final spans back.
+
+    ``push(frame)`` and ``close()`` return the spans (processed frames, inclusive) that became final;
+    ``result()`` after ``close()`` gives the full ``OFFDResult`` (the same as ``run_offd``). With
+    ``keep_frames=True`` the image of every processed frame inside a window-level detection is kept as
+    pushed, so every final interval's frames are in ``OFFDResult.kept`` (by original frame index).
+    Memory: one window of grey frames, plus the kept images.
+    """
+
+    def __init__(self, fps: float, cfg: OFFDConfig | None = None, detector: LandmarkDetector | None = None,
+                 keep_frames: bool = False, progress: Callable[[int, int | None], None] | None = None,
+                 total_frames: int | None = None):
+        self.cfg = cfg = cfg or OFFDConfig()
+        self.tracker = WindowTracker(cfg, detector or LandmarkDetector())
+        self.rate = working_rate(fps, cfg.work_rate_hz)
+        self.W = cfg.frames(cfg.window_s, self.rate)
+        self.hop = cfg.frames(cfg.hop_s, self.rate)
+        self.check_every = cfg.frames(cfg.face_check_s, self.rate)
+        self.keep_frames = keep_frames
+        self.progress, self.total = progress, total_frames
+        self.resampler = Resampler(self.rate)
+        self.buf = FrameBuffer(keep_source=keep_frames)
+        self.faces = FaceTrackBuilder()
+        self.face: dict[int, bool] = {}
+        self.score: dict[int, float] = {}
+        self.disp: dict[int, np.ndarray] = {}
+        self.raw_spans: list[Span] = []
+        self.windows: list[tuple[int, int]] = []
+        self.channel_names: list[str] = []
+        self.kept: dict[int, np.ndarray] = {}  # processed position -> image
+        self.start = 0
+        self.near: tuple[float, float] | None = None
+        self.win: _Window | None = None
+        self.exhausted = False
+        self.done = False
+        self.n_final = 0
+
+    # -- input -----------------------------------------------------------------------------------------
+
+    def push(self, frame: Frame) -> list[Span]:
+        """Add one decoded frame; returns the spans that became final."""
+        for idx, t, img in self.resampler.push(frame):
+            self.buf.append(idx, t, img)
+            if self.progress:
+                self.progress(idx + 1, self.total)
+        return self._advance()
+
+    def close(self) -> list[Span]:
+        """End of the video: analyse the last (short) window; returns the remaining final spans."""
+        if not self.exhausted:
+            for idx, t, img in self.resampler.flush():
+                self.buf.append(idx, t, img)
+                if self.progress:
+                    self.progress(idx + 1, self.total)
+            self.exhausted = True
+            self._advance()
+            if self.tracker.pool is not None:
+                self.tracker.pool.shutdown(wait=False)
+        return self._emit(None)
+
+    # -- the window loop -------------------------------------------------------------------------------
+
+    def _advance(self) -> list[Span]:
+        out: list[Span] = []
+        while not self.done:
+            if self.win is None and not self._open_window(out):
+                break
+            if not self._extend():
+                break  # waiting for frames
+            out += self._close_window()
+        return out
+
+    def _open_window(self, out: list[Span]) -> bool:
+        """Find the face on the candidate reference frame; skip ahead one check interval when absent."""
+        while True:
+            ref = self.buf.get(self.start)
+            if ref is None:
+                if self.exhausted:
+                    self.done = True
+                return False
+            track = self.tracker.start(ref, near=self.near)
+            if track is not None:
+                break
+            # No face on this candidate reference: the skipped frames are marked "no face", never guessed.
+            for k in range(self.start, self.start + self.check_every):
+                self.face[k] = False
+            self.start += self.check_every
+            self.buf.drop_before(self.start)
+            out += self._emit(self.start)
+        self.near = track.box.center
+        if not self.channel_names:
+            self.channel_names = [c.name for c in track.layout.channels]
+        self.face[self.start] = True
+        self.faces.add(self.start, track.box, track.M0, track.landmarks)
+        self.win = _Window(self.start, track, [np.zeros(len(track.layout.channels))], self.start + 1)
+        return True
+
+    def _extend(self) -> bool:
+        """Measure the window's frames as they arrive; True when the window is complete (or cut)."""
+        w = self.win
+        while w.end < w.start + self.W:
+            img = self.buf.get(w.end)
+            if img is None:
+                return self.exhausted
+            if (w.end - w.start) % self.check_every == 0:
+                box = self.tracker.still_there(w.track, img)
+                if box is None:
+                    self.face[w.end] = False
+                    return True  # tracking lost: cut the window; the next one re-detects from here
+                self.faces.add(w.end, box)
+            self.face.setdefault(w.end, True)
+            w.signals.append(self.tracker.measure(w.track, img))
+            self.faces.add(w.end, transform=w.track.M)
+            w.end += 1
+        return True
+
+    def _close_window(self) -> list[Span]:
+        """Analyse the finished window, record its curves and spans, choose the next reference."""
+        w, cfg = self.win, self.cfg
+        self.win = None
+        start, end = w.start, w.end
+        length = end - start
+        signals = np.stack(w.signals, axis=1)
+        groups = [c.group for c in w.track.layout.channels]
+        spans, _, sc = analyse_window(signals, groups, cfg, self.rate)
+        self.windows.append((start, length))
+        for j in range(length):
+            self.score[start + j] = max(self.score.get(start + j, 0.0), float(sc[j]))
+            self.disp[start + j] = signals[:, j].astype(np.float32)
+        absolute = [(start + a, start + b) for a, b in spans]
+        self.raw_spans.extend(absolute)
+        if self.keep_frames:
+            for a, b in absolute:
+                for k in range(a, b + 1):
+                    if k in self.buf.source:
+                        self.kept.setdefault(k, self.buf.source[k])
+        if end >= len(self.buf) and self.exhausted:
+            self.done = True
+            return []
+        if length < self.W:  # cut by a lost face: restart at the failing frame
+            nxt = end if end > start else start + 1
+        else:
+            nxt = start + min(next_hop(spans, length, self.hop), length - 1)
+        self.buf.drop_before(nxt)
+        self.start = nxt
+        return self._emit(nxt)
+
+    # -- output ----------------------------------------------------------------------------------------
+
+    def _emit(self, horizon: int | None) -> list[Span]:
+        """Spans of ``finalize`` that no later window can change (all of them when ``horizon`` is None)."""
+        fin = finalize(self.raw_spans, self.cfg, self.rate)
+        k = len(fin) if horizon is None else max(self.n_final, settled(fin, horizon))
+        new = fin[self.n_final:k]
+        self.n_final = k
+        if self.keep_frames and horizon is not None:
+            final = fin[:k]
+            for pos in [p for p in self.kept if p < horizon]:
+                if not any(a <= pos <= b for a, b in final):
+                    del self.kept[pos]  # before the horizon and in no final span: never needed
+        return new
+
+    def interval(self, span: Span) -> Interval:
+        """A final span as an ``Interval`` in original frames (the score of a final span's frames is final)."""
+        n = len(self.buf)
+        score = np.array([self.score.get(i, 0.0) for i in range(min(n, span[1] + 1))])
+        return span_interval(span, np.asarray(self.buf.index), np.asarray(self.buf.time), score,
+                             self.cfg.me_mae_split_s)
+
+    def result(self) -> OFFDResult:
+        """Everything measured so far (call after ``close()`` for the whole video)."""
+        n = len(self.buf)
+        face = np.array([self.face.get(i, False) for i in range(n)], dtype=bool)
+        # frames inside analysed windows count as face frames unless a check failed on them
+        for s0, ln in self.windows:
+            for i in range(s0, min(s0 + ln, n)):
+                face[i] = self.face.get(i, True)
+        nch = len(self.channel_names)
+        disp = np.full((n, nch), np.nan, dtype=np.float32)
+        for i, v in self.disp.items():
+            if v.size == nch and i < n:
+                disp[i] = v
+        spans = finalize(self.raw_spans, self.cfg, self.rate)
+        index = np.asarray(self.buf.index, dtype=int)
+        kept = {}
+        if self.keep_frames:
+            kept = {int(index[p]): img for p, img in self.kept.items() if any(a <= p <= b for a, b in spans)}
+        return OFFDResult(self.cfg, self.rate, index, np.asarray(self.buf.time, dtype=float), face,
+                          np.array([self.score.get(i, 0.0) for i in range(n)]), disp, self.channel_names, spans,
+                          list(self.windows), kept, self.faces.build(index, np.asarray(self.buf.time), face))

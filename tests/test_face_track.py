@@ -1,0 +1,93 @@
+"""One face track: OF-FD and the crop producer record where the face is the same way, and agree on it."""
+
+from dataclasses import replace
+
+import cv2
+import numpy as np
+import pytest
+
+from microexp.face.landmarks import LandmarkDetector
+from microexp.face.track import FaceTrack, FaceTrackBuilder, TrackConfig, track_crops
+from microexp.io.video import Frame, VideoSource
+from microexp.spotting.offd import OFFDConfig, run_offd
+
+from conftest import shared_path
+
+
+def small_track() -> FaceTrack:
+    """Processed frames = every 2nd original frame; face in positions 0–3 and 6–8, none at 4–5."""
+    b = FaceTrackBuilder()
+    found = np.array([1, 1, 1, 1, 0, 0, 1, 1, 1], bool)
+    for pos, lm_val in ((0, 1.0), (3, 2.0), (8, 3.0)):
+        b.add(pos, landmarks=np.full((68, 2), lm_val))
+    b.add(5, landmarks=np.full((68, 2), 9.0))  # measured where the face is then judged absent: dropped
+    return b.build(np.arange(9) * 2, np.arange(9) / 15, found)
+
+
+def test_landmarks_at_stays_in_the_face_segment():
+    t = small_track()
+    assert t.landmarks_at(0)[0, 0] == 1.0
+    assert t.landmarks_at(4)[0, 0] == 2.0 and t.landmarks_at(5)[0, 0] == 2.0  # nearest measured: position 3 (6)
+    assert t.landmarks_at(2)[0, 0] == 1.0  # ties and nearer go to the earlier one
+    assert t.landmarks_at(9) is None  # no face at the nearest processed frame (position 4 or 5)
+    assert t.landmarks_at(12)[0, 0] == 3.0  # segment 6–8 only has position 8: not the earlier segment's
+    assert 5 not in t.landmarks
+
+
+def test_face_mask_per_original_frame():
+    t = small_track()
+    mask = t.face_mask(18)
+    assert mask.shape == (18,)
+    assert mask[:8].all() and not mask[9:11].any() and mask[13:].all()
+    assert FaceTrackBuilder().build(np.zeros(0, int), np.zeros(0), np.zeros(0, bool)).face_mask(3).sum() == 0
+
+
+@pytest.fixture(scope="module")
+def clip():
+    src = VideoSource(shared_path("video", "single_face.mp4"))
+    return [fr for fr in src.frames() if fr.index < 40], src.info.fps
+
+
+@pytest.fixture(scope="module")
+def detector():
+    return LandmarkDetector()
+
+
+def test_offd_and_crops_share_one_track_and_agree(clip, detector):
+    frames, fps = clip
+    cfg = replace(OFFDConfig(), window_s=0.8, hop_s=0.4)  # several windows: several landmark measurements
+    res = run_offd(iter(frames), fps, cfg, detector)
+    t = res.track
+    n = res.proc_index.size
+    assert isinstance(t, FaceTrack) and np.array_equal(t.index, res.proc_index) and np.array_equal(t.found, res.face)
+    assert t.found.all() and len(t.landmarks) >= 3  # one per window reference
+    assert t.transforms.shape == (n, 2, 3) and np.abs(t.transforms[1:]).sum(axis=(1, 2)).min() > 0
+    checked = ~np.isnan(t.boxes[:, 0])
+    assert checked.sum() >= n // 6  # the face is verified every 0.2 s
+
+    builder = FaceTrackBuilder()
+    crops = list(track_crops(iter(frames), fps, TrackConfig(size=64), detector, track=builder))
+    c = builder.build()
+    assert np.array_equal(c.index, [f.index for f in crops]) and c.found.all()
+    assert np.allclose(c.transforms[5], crops[5].transform, atol=1e-5)
+    # both tracks put the face in the same place: landmarks within 2 % of the face width, frame by frame
+    width = np.nanmean(t.boxes[:, 2] - t.boxes[:, 0])
+    for f in (0, 10, 20, 30):
+        a, b = t.landmarks_at(f), c.landmarks_at(f)
+        assert np.abs(a - b).max() < 0.02 * width * 3, f
+        assert np.linalg.norm(a.mean(0) - b.mean(0)) < 0.02 * width, f
+
+
+def test_crop_track_marks_a_lost_face(detector):
+    from skimage import data
+
+    face = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2GRAY)
+    empty = np.full_like(face, 120)
+    frames = [Frame(i, i / 10, face if i < 12 else empty) for i in range(20)]
+    builder = FaceTrackBuilder()
+    out = list(track_crops(iter(frames), 10.0, TrackConfig(size=32, check_s=0.2), detector, track=builder))
+    t = builder.build()
+    assert np.array_equal(t.found, [f.face for f in out])
+    assert t.landmarks_at(3) is not None and t.landmarks_at(15) is None
+    assert np.isnan(t.boxes[15]).all() and (t.transforms[15] == 0).all()
+    assert t.face_mask(20)[:11].all() and not t.face_mask(20)[12:].any()

@@ -1,0 +1,93 @@
+"""OF-FD as a stream: the same answer as ``run_offd``, spans released only when final, frames kept for them."""
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from microexp.io.video import VideoSource
+from microexp.spotting.offd import OFFDConfig, OFFDStream, finalize, run_offd
+from microexp.spotting.offd_stream import settled
+
+from conftest import shared_path
+
+# short windows: the 2.4-s clip spans several windows and hops, so the window loop is exercised
+SHORT = replace(OFFDConfig(), window_s=1.0, hop_s=0.5, min_len_s=0.1, echo_gap_s=0.2, echo_min_len_s=0.2)
+
+
+@pytest.fixture(scope="module")
+def clip():
+    src = VideoSource(shared_path("video", "single_face.mp4"))
+    return list(src.frames()), src.info.fps  # BGR
+
+
+@pytest.fixture(scope="module")
+def detector():
+    from microexp.face.landmarks import LandmarkDetector
+
+    return LandmarkDetector()
+
+
+@pytest.fixture(scope="module")
+def whole(clip, detector):
+    frames, fps = clip
+    return run_offd(iter(frames), fps, SHORT, detector, keep_frames=True)
+
+
+def test_stream_equals_run_offd_and_releases_only_final_spans(clip, detector, whole):
+    frames, fps = clip
+    stream = OFFDStream(fps, SHORT, detector)
+    released: list[tuple[int, int]] = []
+    when: list[int] = []
+    for fr in frames:
+        new = stream.push(fr)
+        released += new
+        when += [len(stream.buf)] * len(new)
+    before_close = len(released)
+    released += stream.close()
+    res = stream.result()
+    assert len(res.windows) >= 3 and res.spans, "the clip must exercise several windows and give spans"
+    assert released == res.spans == whole.spans
+    assert before_close >= 1, "at least one span is final before the video ends"
+    for (_on, off), n_seen in zip(released[:before_close], when, strict=False):
+        assert off < n_seen  # released only after its frames were seen
+    for name in ("proc_index", "proc_time", "face", "score"):
+        assert np.array_equal(getattr(res, name), getattr(whole, name)), name
+    assert np.array_equal(res.displacement, whole.displacement, equal_nan=True)
+    assert res.windows == whole.windows and res.channel_names == whole.channel_names
+    assert res.kept == {}  # frames are kept only on request
+    iv = stream.interval(released[0])
+    assert iv.onset == res.proc_index[released[0][0]] and iv.offset == res.proc_index[released[0][1]]
+    assert iv.onset <= iv.apex <= iv.offset and iv.kind in ("me", "mae")
+
+
+def test_keep_frames_holds_every_final_interval_frame(clip, whole):
+    frames, fps = clip
+    res = whole
+    assert res.spans
+    by_index = {fr.index: fr.image for fr in frames}
+    inside = {int(res.proc_index[p]) for on, off in res.spans for p in range(on, off + 1)}
+    assert set(res.kept) == inside  # exactly the processed frames of the final spans
+    for k, img in res.kept.items():
+        assert img.ndim == 3 and np.array_equal(img, by_index[k])  # the frame as pushed (BGR)
+
+
+def test_settled_prefix_never_changes():
+    """Random windows of spans: what is released at each horizon is a prefix of the final answer."""
+    cfg = OFFDConfig()
+    rng = np.random.default_rng(0)
+    for trial in range(200):
+        raw: list[tuple[int, int]] = []
+        released: list[tuple[int, int]] = []
+        start = 0
+        for _ in range(8):
+            length = 200
+            for _ in range(rng.integers(0, 4)):
+                a = start + 1 + int(rng.integers(0, length - 2))
+                raw.append((a, min(start + length - 1, a + int(rng.integers(5, 120)))))
+            start += int(rng.integers(20, 199))  # the next window's reference
+            fin = finalize(raw, cfg, 30.0)
+            k = settled(fin, start)
+            assert fin[:len(released)] == released, trial
+            released = fin[:max(k, len(released))]
+        assert finalize(raw, cfg, 30.0)[:len(released)] == released
