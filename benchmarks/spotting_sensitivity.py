@@ -37,13 +37,13 @@ SHARED = Path(os.environ.get("MICROEXP_SHARED", REPO.parent / "shared"))
 MOTION = SHARED / "realdata" / "christy1206__biwoof" / "sub11_EP15_04f.gif"  # CASME II real ME pair
 RESULTS = REPO / "benchmarks" / "results" / "spotting_sensitivity"
 GRIDS = {  # amplitudes in % IOD; the real MEs measured 0.9-4.3 (docs/synth.md)
-    "full": {"me": [0.5, 1.0, 2.0, 3.0, 4.5, 7.0, 10.0], "mae": [1.0, 2.0, 4.0, 8.0, 16.0]},
+    "full": {"me": [0.7, 1.5, 3.0, 4.5, 7.0, 10.0], "mae": [2.0, 4.0, 8.0, 16.0]},
     "quick": {"me": [1.0, 3.0, 10.0], "mae": [2.0, 8.0]},
 }
 DURATION_S = {"me": 0.40, "mae": 1.10}  # near the real CAS(ME)^2 medians (0.43 s, 1.17 s)
 GAP_S = {"me": 1.5, "mae": 2.0}
 APEX_FRACTION = {"me": 0.45, "mae": 0.40}  # real CAS(ME)^2 ME 0.44, MaE 0.38
-SYNTH_BACKGROUNDS = 2  # synthetic clips, 20 s each, no labelled expressions, default distractors
+SYNTH_BACKGROUNDS = 1  # synthetic clips, 20 s each, no labelled expressions, default distractors
 SYNTH_SECONDS = 20.0
 
 
