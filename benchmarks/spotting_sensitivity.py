@@ -132,7 +132,8 @@ def run_planted(job) -> dict:
     if not plants:
         return res
     out = Path(workdir) / f"{bg['name']}_{kind}_{amp:g}.mp4"
-    plant_video(bg["path"], out, plants, MOTION, fps=bg["fps"])
+    if not _planted_already(out, plants):
+        plant_video(bg["path"], out, plants, MOTION, fps=bg["fps"])
     g_on, g_off = [p.onset for p in plants], [p.offset for p in plants]
     for s in spotters:
         ivs, _ = _spot(out, s, weights)
@@ -144,6 +145,19 @@ def run_planted(job) -> dict:
             hit = typed = np.zeros(len(plants), bool)
         res["spotters"][s] = {"hits": int(hit.sum()), "typed_hits": int(typed.sum()), "n_det": len(ivs)}
     return res
+
+
+def _planted_already(video: Path, plants) -> bool:
+    """A rerun reuses a planted clip whose sidecar lists exactly these plants."""
+    from dataclasses import asdict
+
+    meta = video.with_suffix(".json")
+    if not (video.is_file() and meta.is_file()):
+        return False
+    try:
+        return json.loads(meta.read_text()).get("plants") == [asdict(p) for p in plants]
+    except (OSError, ValueError):
+        return False
 
 
 def a50(amps: list[float], recall: list[float]) -> float | None:
