@@ -28,14 +28,25 @@ class HeadMotion:
     ok: bool
 
 
+MAX_STEP_SCALE = 0.1  # a similarity step changing scale by more than 10 % ...
+MAX_STEP_ROLL = np.radians(10)  # ... or rolling more than 10° between two frames is a tracking failure
+
+
 def track_points(ref: np.ndarray, cur: np.ndarray, pts: np.ndarray, win: int) -> tuple[np.ndarray, np.ndarray]:
-    """Where the reference points ``pts`` (N, 2) are in ``cur`` (pyramidal LK); returns (points, found mask)."""
+    """Where the reference points ``pts`` (N, 2) are in ``cur`` (pyramidal LK); returns (points, found mask).
+
+    A point counts as found only if tracking it back from ``cur`` lands within 0.5 px of where it started
+    (forward-backward check): under a head turn or an occlusion LK converges somewhere wrong.
+    """
     p0 = np.ascontiguousarray(pts, dtype=np.float32).reshape(-1, 1, 2)
-    p1, st, _ = cv2.calcOpticalFlowPyrLK(ref, cur, p0, None, winSize=(win, win), maxLevel=3,
-                                         criteria=(cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 30, 0.01))
+    crit = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 30, 0.01)
+    p1, st, _ = cv2.calcOpticalFlowPyrLK(ref, cur, p0, None, winSize=(win, win), maxLevel=3, criteria=crit)
     if p1 is None:
         return pts.astype(np.float32), np.zeros(len(pts), bool)
-    return p1.reshape(-1, 2), st.ravel().astype(bool)
+    back, st2, _ = cv2.calcOpticalFlowPyrLK(cur, ref, p1, None, winSize=(win, win), maxLevel=3, criteria=crit)
+    ok = st.ravel().astype(bool) & st2.ravel().astype(bool)
+    ok &= np.linalg.norm((back - p0).reshape(-1, 2), axis=1) < 0.5
+    return p1.reshape(-1, 2), ok
 
 
 def head_motion(ref: np.ndarray, cur: np.ndarray, anchors: np.ndarray, mode: str = "similarity",
@@ -54,6 +65,10 @@ def head_motion(ref: np.ndarray, cur: np.ndarray, anchors: np.ndarray, mode: str
     A = None
     if mode == "similarity" and len(src) >= 3:
         A, _ = cv2.estimateAffinePartial2D(src, dst, method=cv2.LMEDS)
+    if A is not None:
+        scale, roll = float(np.hypot(A[0, 0], A[1, 0])), float(np.arctan2(A[1, 0], A[0, 0]))
+        if abs(scale - 1) > MAX_STEP_SCALE or abs(roll) > MAX_STEP_ROLL:
+            return HeadMotion(eye, residual, 0.0, False)  # not a head motion: leave the crop where it is
     if A is None:  # translation only (or the robust fit failed)
         A = eye.copy()
         A[:, 2] = -residual

@@ -25,7 +25,7 @@ from microexp.face.track import FaceTrack, FaceTrackBuilder
 from microexp.io.video import Frame
 from microexp.records import Interval
 from microexp.spotting.offd_config import OFFDConfig
-from microexp.spotting.offd_signal import analyse_window, finalize
+from microexp.spotting.offd_signal import analyse_window, echo_stage, merge_stage
 from microexp.spotting.offd_track import Track, WindowTracker
 
 Span = tuple[int, int]
@@ -164,6 +164,51 @@ def settled(final: list[Span], horizon: int) -> int:
     return k
 
 
+class SpanSettler:
+    """Window-level spans in, final spans out, in constant work per window on long videos.
+
+    Settled spans never change again, so the window-level spans inside them are dropped (and those the
+    length gates reject are never kept); the rest is finalized after the last settled span (which echo
+    suppression looks back at). ``spans()`` always equals ``finalize(all spans added)`` (tested on random
+    windows). Echo-suppressed spans stay in the working set.
+    """
+
+    def __init__(self, cfg: OFFDConfig, rate: float, peak: Callable[[Span], float] | None = None):
+        self.cfg, self.rate, self.peak = cfg, rate, peak
+        self.raw: list[Span] = []
+        self.final: list[Span] = []
+
+    def add(self, spans: list[Span]) -> None:
+        """Window-level spans; those the length gates drop are never kept (the gates come first)."""
+        lo = self.cfg.frames(self.cfg.min_len_s, self.rate)
+        hi = self.cfg.frames(self.cfg.max_len_s, self.rate) if self.cfg.max_len_s else None
+        self.raw.extend(sp for sp in spans if sp[1] - sp[0] >= lo and (hi is None or sp[1] - sp[0] <= hi))
+
+    def _tail(self) -> tuple[list[Span], list[Span]]:
+        merged = merge_stage(self.raw, self.cfg, self.rate)
+        return merged, echo_stage(merged, self.cfg, self.rate, self.final[-1] if self.final else None, self.peak)
+
+    def settle(self, horizon: int | None) -> list[Span]:
+        """Spans that became final now that no later window starts before ``horizon`` (None: end of video)."""
+        merged, tail = self._tail()
+        if horizon is None:
+            self.final += tail
+            self.raw = []
+            return tail
+        k = settled(tail, horizon)
+        new = tail[:k]
+        self.final += new
+        # merged spans sorted before the first unsettled one and ending before the horizon are final or
+        # echo-dropped for good: nothing later can merge with them or change their echo decision
+        first = tail[k] if k < len(tail) else None
+        dead = [m for m in merged if m[1] < horizon and (first is None or m < first)]
+        self.raw = [r for r in self.raw if not any(a <= r[0] and r[1] <= b for a, b in dead)]
+        return new
+
+    def spans(self) -> list[Span]:
+        return self.final + self._tail()[1]
+
+
 @dataclass
 class _Window:
     start: int
@@ -199,7 +244,7 @@ class OFFDStream:
         self.face: dict[int, bool] = {}
         self.score: dict[int, float] = {}
         self.disp: dict[int, np.ndarray] = {}
-        self.raw_spans: list[Span] = []
+        self.settler = SpanSettler(cfg, self.rate, self._peak if cfg.echo_keeps_stronger else None)
         self.windows: list[tuple[int, int]] = []
         self.channel_names: list[str] = []
         self.kept: dict[int, np.ndarray] = {}  # processed position -> image
@@ -208,7 +253,6 @@ class OFFDStream:
         self.win: _Window | None = None
         self.exhausted = False
         self.done = False
-        self.n_final = 0
 
     # -- input -----------------------------------------------------------------------------------------
 
@@ -303,7 +347,7 @@ class OFFDStream:
             self.score[start + j] = max(self.score.get(start + j, 0.0), float(sc[j]))
             self.disp[start + j] = signals[:, j].astype(np.float32)
         absolute = [(start + a, start + b) for a, b in spans]
-        self.raw_spans.extend(absolute)
+        self.settler.add(absolute)
         if self.keep_frames:
             for a, b in absolute:
                 for k in range(a, b + 1):
@@ -322,14 +366,15 @@ class OFFDStream:
 
     # -- output ----------------------------------------------------------------------------------------
 
+    def _peak(self, span: Span) -> float:
+        """Largest score inside a span (final for the frames of a span that is being settled)."""
+        return max((self.score.get(i, 0.0) for i in range(span[0], span[1] + 1)), default=0.0)
+
     def _emit(self, horizon: int | None) -> list[Span]:
-        """Spans of ``finalize`` that no later window can change (all of them when ``horizon`` is None)."""
-        fin = finalize(self.raw_spans, self.cfg, self.rate)
-        k = len(fin) if horizon is None else max(self.n_final, settled(fin, horizon))
-        new = fin[self.n_final:k]
-        self.n_final = k
+        """Spans that no later window can change (all remaining ones when ``horizon`` is None)."""
+        new = self.settler.settle(horizon)
         if self.keep_frames and horizon is not None:
-            final = fin[:k]
+            final = self.settler.final
             for pos in [p for p in self.kept if p < horizon]:
                 if not any(a <= pos <= b for a, b in final):
                     del self.kept[pos]  # before the horizon and in no final span: never needed
@@ -355,7 +400,7 @@ class OFFDStream:
         for i, v in self.disp.items():
             if v.size == nch and i < n:
                 disp[i] = v
-        spans = finalize(self.raw_spans, self.cfg, self.rate)
+        spans = self.settler.spans()
         index = np.asarray(self.buf.index, dtype=int)
         kept = {}
         if self.keep_frames:

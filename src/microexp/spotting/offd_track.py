@@ -38,6 +38,12 @@ class RoiLayout:
     anchors: np.ndarray  # (k, 2) rigid landmarks in crop px: where head motion is measured
     crop_size: tuple[int, int]
 
+    def rigid_region(self, margin: int) -> tuple[int, int, int, int]:
+        """(r0, r1, c0, c1) around the rigid anchors, ``margin`` px wider, inside the crop."""
+        w, h = self.crop_size
+        (x0, y0), (x1, y1) = self.anchors.min(0) - margin, self.anchors.max(0) + margin
+        return _clip_box(y0, y1, x0, x1, h, w)
+
     def corners(self) -> np.ndarray:
         """(4·boxes, 2) corners (x, y) of the ROI boxes: the extent over which head motion must be undone."""
         return np.array([(c, r) for r0, r1, c0, c1 in self.boxes for r in (r0, r1) for c in (c0, c1)],
@@ -123,14 +129,17 @@ def _channel_vectors(flows: list[np.ndarray], layout: RoiLayout) -> np.ndarray:
     return out
 
 
-def match_brightness(patch: np.ndarray, ref: np.ndarray) -> np.ndarray:
-    """``patch`` with the mean and contrast of ``ref``: Farneback assumes constant brightness, and a 15 %
-    gain change of a still real face reads as 3 px of motion without this."""
+def match_brightness(patch: np.ndarray, ref: np.ndarray, region: tuple[int, int, int, int] | None = None) -> np.ndarray:
+    """``patch`` with the mean and contrast of ``ref`` (measured over ``region`` = (r0, r1, c0, c1) when
+    given): flow and LK assume constant brightness, and a 15 % gain change of a still real face read as
+    3 px of motion without this."""
     p = patch.astype(np.float32)
-    sd = float(p.std())
+    a, b = (p, ref) if region is None else (p[region[0]:region[1], region[2]:region[3]],
+                                            ref[region[0]:region[1], region[2]:region[3]])
+    sd = float(a.std())
     if sd < 1e-3:
         return patch
-    out = (p - float(p.mean())) * (float(ref.std()) / sd) + float(ref.mean())
+    out = (p - float(a.mean())) * (float(b.std()) / sd) + float(b.mean())
     return np.clip(out + 0.5, 0, 255).astype(np.uint8)
 
 
@@ -181,7 +190,10 @@ class WindowTracker:
 
     def _warp(self, track: Track, gray: np.ndarray) -> np.ndarray:
         crop = warp(gray, track.M, self.cfg.crop.size)
-        return match_brightness(crop, track.ref_crop) if self.cfg.photometric else crop
+        if not self.cfg.photometric:
+            return crop
+        # gain and offset from the rigid region only: an open mouth or raised brows must not change them
+        return match_brightness(crop, track.ref_crop, track.layout.rigid_region(self.lk_win // 2))
 
     def align(self, track: Track, gray: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Re-warp the crop until the head's rigid points sit where they were on the reference frame.
