@@ -4,7 +4,7 @@
 
 For each length, writes a synthetic SAMM-LV-like clip (200 fps, 480x360; reused when present) and one
 10-second 3840x2160 30 fps clip, runs `analyze` (and writes its outputs) on each in a fresh subprocess and
-prints that process's own peak resident memory (ru_maxrss), wall time and expressions found. The growth with
+prints that process's own peak resident memory (the process first applies ``tame_heap()``, as the CLI does) (ru_maxrss), wall time and expressions found. The growth with
 length is the least-squares slope of peak RSS over minutes of video (MB per minute). Goal: peak RSS under
 700 MB for a 10-minute 200 fps clip and for a 10 s 4K clip. ``--write`` saves the table to
 benchmarks/results/memory.md.
@@ -20,8 +20,9 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-CHILD = ("import resource, sys, time; from microexp.pipeline import analyze; "
-         "from microexp.report.write import write_analysis; t = time.perf_counter(); "
+CHILD = ("import resource, sys, time; from microexp.cli.common import tame_heap; "
+         "from microexp.pipeline import analyze; from microexp.report.write import write_analysis; "
+         "tame_heap() if sys.argv[3] == '1' else None; t = time.perf_counter(); "
          "r = analyze(sys.argv[1]); write_analysis(r, sys.argv[2]); "
          "print(r.n_frames, len(r.expressions), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "
          "time.perf_counter() - t, r.spot.info.width, r.spot.info.height, r.spot.info.scale)")
@@ -38,8 +39,10 @@ def make_clip(path: Path, preset_name: str, **changes) -> float:
     return time.perf_counter() - t
 
 
-def run(video: Path, out: Path) -> dict:
-    proc = subprocess.run([sys.executable, "-c", CHILD, str(video), str(out)], capture_output=True, text=True)
+def run(video: Path, out: Path, heap: bool = True) -> dict:
+    """Analyse in a fresh process, with the heap setting the CLI applies at start (``tame_heap``)."""
+    proc = subprocess.run([sys.executable, "-c", CHILD, str(video), str(out), "1" if heap else "0"],
+                          capture_output=True, text=True)
     if proc.returncode != 0:
         raise SystemExit(proc.stderr[-2000:])
     frames, n_expr, peak, wall, w, h, scale = proc.stdout.split()
@@ -95,7 +98,8 @@ def main() -> None:
         cmd = "python benchmarks/memory_long.py " + " ".join(sys.argv[1:])
         text = ["# Peak memory of `analyze` against video length and resolution", "",
                 f"Output of `{cmd}` (synthetic clips: SAMM-LV-like 480x360 at {args.fps:g} fps, and a 3840x2160 "
-                "30 fps clip), each analysed in a fresh process that reports its own peak RSS (`ru_maxrss`). "
+                "30 fps clip), each analysed in a fresh process that applies the CLI's heap setting (`tame_heap`) and "
+                "reports its own peak RSS (`ru_maxrss`). "
                 "Measured on the shared 2-core development machine under load from other jobs, so wall times "
                 "are not throughput figures. Goal: under 700 MB for a 10-minute 200 fps clip and a 10 s 4K clip.",
                 "", "```", *lines, "```", ""]

@@ -31,6 +31,28 @@ def fail(message: str, code: int = EXIT_BAD_INPUT) -> None:
     raise typer.Exit(code)
 
 
+def tame_heap() -> None:
+    """Keep the C heap from growing with video length (glibc only; a no-op elsewhere).
+
+    glibc raises its mmap threshold each time a large block is freed, after which frame-sized buffers come from
+    the heap and its per-thread arenas, which fragment: `analyze` grew ~20 MB per minute of 200 fps video.
+    A fixed threshold hands every frame buffer back to the system when it is freed (measured: ~2 MB/min,
+    benchmarks/results/memory.md). Called once when the CLI starts, before decoding threads exist.
+    """
+    import ctypes
+    import ctypes.util
+
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return
+    m_mmap_threshold, m_arena_max = -3, -8
+    mallopt(m_mmap_threshold, 128 * 1024)
+    mallopt(m_arena_max, 2)
+
+
 def warn(message: str) -> None:
     """One line on stderr for a result that is computed but may mislead (coarse input, ignored option)."""
     err_console.print(f"[bold yellow]warning:[/] {message}", highlight=False, markup=True)

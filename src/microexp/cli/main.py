@@ -34,6 +34,9 @@ def root(
     version: Annotated[bool, typer.Option("--version", is_eager=True, help="Print the version and exit.")] = False,
 ):
     """Spot and recognise facial micro- and macro-expressions in face videos."""
+    from microexp.cli.common import tame_heap
+
+    tame_heap()
     if version:
         from microexp import __version__
 
