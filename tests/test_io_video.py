@@ -7,7 +7,8 @@ import pytest
 
 from microexp.errors import InputError, VideoError
 from microexp.io.atomic import write_text
-from microexp.io.video import VideoSource, natural_key, write_video
+from microexp.io.frames import natural_key
+from microexp.io.video import VideoSource, write_video
 
 from conftest import shared_path
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from test_robust_helpers import Case, assert_one_line_error, invoke
+from robust_helpers import Case, assert_one_line_error, invoke
 
 from microexp.datasets import read_annotations
 from microexp.errors import AnnotationError

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from test_robust_helpers import Case, canvas, face_image, invoke, paste, write_clip
+from robust_helpers import Case, canvas, face_image, invoke, paste, write_clip
 
 from microexp.face.track import TrackConfig
 from microexp.features import cache as cache_mod

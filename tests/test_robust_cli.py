@@ -10,7 +10,7 @@ from pathlib import Path
 
 import cv2
 import pytest
-from test_robust_helpers import Case, assert_one_line_error, canvas, face_image, invoke, paste, write_clip
+from robust_helpers import Case, assert_one_line_error, canvas, face_image, invoke, paste, write_clip
 
 FACE = face_image()
 

@@ -27,7 +27,7 @@ def test_every_case_table_is_documented_and_every_case_id_is_unique():
     import importlib
     import sys
 
-    from test_robust_helpers import Case
+    from robust_helpers import Case
 
     gen = _generator()
     text = gen.render()

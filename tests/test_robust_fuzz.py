@@ -29,7 +29,7 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from test_robust_helpers import Case, assert_one_line_error, invoke
+from robust_helpers import Case, assert_one_line_error, invoke
 
 from microexp.datasets import read_annotations
 from microexp.datasets.common import MAX_FRAME as SHEET_MAX_FRAME

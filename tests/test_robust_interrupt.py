@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from test_robust_helpers import Case, canvas, face_image, invoke, paste, write_clip
+from robust_helpers import Case, canvas, face_image, invoke, paste, write_clip
 
 pytestmark = [pytest.mark.xdist_group("robust_interrupt"), pytest.mark.usefixtures("one_torch_thread")]
 

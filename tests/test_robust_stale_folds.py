@@ -13,7 +13,7 @@ import json
 
 import pandas as pd
 import pytest
-from test_robust_helpers import invoke
+from robust_helpers import invoke
 from test_robust_interrupt import htnet, spotter_args, suite  # noqa: F401  (module fixtures)
 
 pytestmark = [pytest.mark.xdist_group("robust_interrupt"), pytest.mark.usefixtures("one_torch_thread")]

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 import pandas as pd
 import pytest
-from test_robust_helpers import Case, assert_one_line_error, canvas, face_image, invoke, paste, write_clip
+from robust_helpers import Case, assert_one_line_error, canvas, face_image, invoke, paste, write_clip
 
 from microexp.errors import NoFaceError, VideoError
 from microexp.io.video import VideoSource

@@ -24,7 +24,7 @@ ANALYZE_OUTPUTS = ("intervals.csv", "result.json", "scores.npz", "spot.png", "re
 
 
 def videos_in(folder: Path) -> list[Path]:
-    from microexp.io.video import VIDEO_SUFFIXES, natural_key
+    from microexp.io.frames import VIDEO_SUFFIXES, natural_key
 
     return sorted((p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in VIDEO_SUFFIXES),
                   key=lambda p: natural_key(p.name))

@@ -45,9 +45,9 @@ def spot(
     check_input(video)
     if video.is_dir():
         from microexp.cli.analyze import videos_in
-        from microexp.io.video import list_frame_files
+        from microexp.io.frames import list_frames
 
-        if videos_in(video) and not list_frame_files(video):
+        if videos_in(video) and not list_frames(video):
             fail(f"{video}: folder holds video files, not frames; spot one video at a time, or run "
                  "`microexp analyze FOLDER` for every video in it")
     check_fps(fps, video)

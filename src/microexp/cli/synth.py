@@ -85,7 +85,7 @@ def suite(
 ):
     """Write a benchmark set with a subject column so leave-one-subject-out evaluation works on it."""
     from microexp.errors import InputError
-    from microexp.io.video import IMAGE_SUFFIXES, natural_key
+    from microexp.io.frames import IMAGE_SUFFIXES, natural_key
     from microexp.synth import write_suite
 
     faces = [str(f) for f in face or []]

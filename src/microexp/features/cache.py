@@ -59,13 +59,13 @@ def default_cache_dir() -> Path:
 
 def video_digest(path: str | Path) -> str:
     """BLAKE2b of the file's bytes, or of every frame file (name and bytes) of a frame folder."""
-    from microexp.io.video import list_frame_files
+    from microexp.io.frames import list_frames
 
     path = Path(path)
     if not path.exists():
         raise InputError("no such file or directory", path)
     h = hashlib.blake2b(digest_size=16)
-    files = list_frame_files(path) if path.is_dir() else [path]
+    files = list_frames(path) if path.is_dir() else [path]
     for f in files:
         if path.is_dir():
             h.update(f.name.encode() + b"\0")

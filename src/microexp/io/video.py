@@ -9,7 +9,6 @@ while it is decoded, so memory does not grow with the resolution; ``VideoInfo.sc
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from fractions import Fraction
@@ -19,9 +18,8 @@ import cv2
 import numpy as np
 
 from microexp.errors import ConfigError, InputError, VideoError
+from microexp.io.frames import IMAGE_SUFFIXES, list_frames
 
-VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".m4v", ".webm", ".mpg", ".mpeg", ".wmv"}
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff"}
 # Working size: frames are decoded with their longer side at most this many pixels. The spotter and the
 # recogniser work on canonical face crops of 128-256 px, which a face filling a quarter of a 1280 px frame
 # still fills at native resolution, while OF-FD's window of ~200 frames costs 9x less than at 4K.
@@ -112,16 +110,6 @@ def typical_face_width(result) -> float | None:
     return float(np.median(widths)) if widths.size else None
 
 
-def natural_key(name: str) -> list:
-    """Sort key that orders ``img2`` before ``img10`` (numeric runs compared as numbers)."""
-    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", name)]
-
-
-def list_frame_files(folder: Path) -> list[Path]:
-    files = [p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
-    return sorted(files, key=lambda p: natural_key(p.name))
-
-
 class VideoSource:
     """A video file or a folder of frames, opened lazily; iterate ``frames()`` to stream ``Frame`` records.
 
@@ -138,7 +126,7 @@ class VideoSource:
         if not self.path.exists():
             raise InputError("no such file or directory", self.path)
         if self.path.is_dir():
-            self._files = list_frame_files(self.path)
+            self._files = list_frames(self.path)
             if not self._files:
                 raise VideoError(f"folder holds no frame images ({', '.join(sorted(IMAGE_SUFFIXES))})", self.path)
             stems: dict[str, str] = {}

@@ -65,7 +65,8 @@ def load_synth_suite(root: Path) -> SpotData:
     one subject; LOSO then becomes leave-one-video-out (each video its own subject), said in ``name``.
     """
     from microexp.eval.megc_io import check_intervals
-    from microexp.io.video import VIDEO_SUFFIXES, VideoSource
+    from microexp.io.frames import VIDEO_SUFFIXES
+    from microexp.io.video import VideoSource
 
     need = {"video", "subject", "onset", "offset", "type"}
     index = root / "index.csv"

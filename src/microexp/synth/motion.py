@@ -86,9 +86,9 @@ def read_pair(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     """Onset and apex BGR frames from a 2-frame GIF (first two frames) or a folder of frames (first, last)."""
     p = Path(path)
     if p.is_dir():
-        from microexp.io.video import list_frame_files
+        from microexp.io.frames import list_frames
 
-        files = list_frame_files(p)
+        files = list_frames(p)
         if len(files) < 2:
             raise InputError("motion source folder needs at least two frame images", p)
         imgs = [cv2.imread(str(f), cv2.IMREAD_COLOR) for f in (files[0], files[-1])]

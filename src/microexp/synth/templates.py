@@ -185,7 +185,7 @@ def combine(fields: dict[str, tuple[np.ndarray, np.ndarray]], weights: dict[str,
 
 def list_flow_templates(folder: str | Path) -> list[Path]:
     """Composite-set flow images (u, v, strain PNGs) usable as real ME displacement templates."""
-    from microexp.io.video import IMAGE_SUFFIXES, natural_key
+    from microexp.io.frames import IMAGE_SUFFIXES, natural_key
 
     files = [p for p in Path(folder).iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
     return sorted(files, key=lambda p: natural_key(p.name))

@@ -1,7 +1,7 @@
 """Shared pieces of the robustness suite (tests/test_robust_*.py); holds no tests itself.
 
 Every robustness test file keeps its cases in module-level tables of :class:`Case`. The tables drive the
-tests (``pytest.mark.parametrize``) and ``tools/gen_robustness_doc.py`` renders them into
+tests (``pytest.mark.parametrize``) and ``benchmarks/robustness_doc.py`` renders them into
 ``docs/robustness.md``, so the document cannot drift from what is tested.
 """
 
