@@ -41,6 +41,7 @@ from microexp.io.atomic import write_json, write_text, write_with
 from microexp.recognition.data import FlowSet
 from microexp.recognition.registry import build, get_arch, make_config
 from microexp.recognition.train import TrainConfig, predict_proba, train_model
+from microexp.report.plots import plot_confusion
 
 
 @dataclass
@@ -178,7 +179,7 @@ def _write_outputs(out: Path, arch: str, data: FlowSet, folds, done: dict, selec
     if select != "last" and "pred_last_epoch" in log.columns:
         summary["last_epoch_metrics"] = _metrics(log, "pred_last_epoch", classes)
     write_json(out / "summary.json", summary)
-    write_with(out / "confusion.png", lambda p: _plot_confusion(log, label, arch, metrics["all"], p, classes))
+    write_with(out / "confusion.png", lambda p: plot_confusion(log, label, arch, metrics["all"], p, classes))
     write_text(out / "megc_log.txt", _megc_log(log, label, classes))
     return summary
 
@@ -199,23 +200,3 @@ def _megc_log(log: pd.DataFrame, label: str, classes=CLASSES) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _plot_confusion(log: pd.DataFrame, label: str, arch: str, m: dict, path: Path, classes=CLASSES) -> None:
-    """Confusion matrix with the selection label and UF1/UAR in the title (object-oriented matplotlib)."""
-    from matplotlib.figure import Figure
-    from sklearn.metrics import confusion_matrix
-
-    cm = confusion_matrix(log["true"], log["pred"], labels=list(classes))
-    fig = Figure(figsize=(4.2, 4.0), dpi=110)
-    ax = fig.subplots()
-    ax.imshow(cm, cmap="Blues")
-    for i in range(len(classes)):
-        for j in range(len(classes)):
-            ax.text(j, i, str(cm[i, j]), ha="center", va="center",
-                    color="white" if cm[i, j] > cm.max() / 2 else "black")
-    ax.set_xticks(range(len(classes)), classes, rotation=30, fontsize=7)
-    ax.set_yticks(range(len(classes)), classes, fontsize=7)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    ax.set_title(f"{arch} LOSO [{label}]\nUF1 {m['uf1']:.4f}  UAR {m['uar']:.4f}", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, format="png")

@@ -334,46 +334,10 @@ def run_loso(arch: str, data: SpotData, out: str | Path, cfg: SpotTrainConfig | 
                "tables": {s: t.reset_index().to_dict(orient="records") for s, t in tables.items()},
                "folds": infos}
     write_json(out / "summary.json", summary)
-    plot_summary(out / "summary.png", summary)
+    from microexp.report.plots import plot_spot_summary
+
+    plot_spot_summary(out / "summary.png", summary)
     return summary
-
-
-def plot_summary(path: Path, summary: dict) -> Path:
-    """P / R / F1 per type under both semantics, and every fold's training loss per epoch."""
-    from matplotlib import colormaps
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(11, 3.8))  # object API: no global backend or pyplot state
-    ax1, ax2 = fig.subplots(1, 2)
-    tab20 = colormaps["tab20"]
-    sems = list(summary["tables"])
-    width = 0.8 / (3 * len(sems))
-    for si, sem in enumerate(sems):
-        rows = summary["tables"][sem]
-        x = np.arange(len(rows))
-        for mi, (metric, col) in enumerate((("P", "precision"), ("R", "recall"), ("F1", "f1"))):
-            off = (si * 3 + mi - (3 * len(sems) - 1) / 2) * width
-            ax1.bar(x + off, [r[col] for r in rows], width, label=f"{metric} ({sem})",
-                    color=tab20(2 * mi + si), edgecolor="k" if metric == "F1" else "none")
-        ax1.set_xticks(x, [f"{r['type']}\nTP {r['tp']}/{r['n_gt']} GT, {r['n_pred']} pred" for r in rows])
-    ax1.set_ylim(0, 1.3)
-    ax1.set_yticks(np.linspace(0, 1, 6))
-    ax1.set_title(f"{summary['arch']} LOSO on {summary['data']} (counts: {sems[-1]})", fontsize=9)
-    ax1.legend(fontsize=7, ncol=3, loc="upper center")
-    for fold in summary["folds"]:
-        for kind, info in fold["kinds"].items():
-            if isinstance(info, dict) and info.get("loss"):
-                ax2.plot(np.arange(1, len(info["loss"]) + 1), info["loss"], marker=".",
-                         color="C0" if kind == "me" else "C1", alpha=0.6)
-    ax2.plot([], [], color="C0", label="me models")
-    ax2.plot([], [], color="C1", label="mae models")
-    ax2.set_xlabel("epoch")
-    ax2.set_ylabel("training loss")
-    ax2.set_title("training loss, one line per fold", fontsize=9)
-    ax2.legend(fontsize=7)
-    fig.tight_layout()
-
-    return write_with(path, lambda tmp: fig.savefig(tmp, format="png", dpi=100))
 
 
 def fit_final(arch: str, data: SpotData, cfg: SpotTrainConfig, cache_dir=None, seqs: dict | None = None) -> dict:
