@@ -160,3 +160,57 @@ def test_analyze_without_gt_has_no_truth_section(single, tmp_path, monkeypatch):
     assert r.exit_code == 0, r.output
     assert "ground_truth" not in json.loads((out / "result.json").read_text())
     assert "Against the ground truth" not in (out / "report.html").read_text()
+
+
+def test_demo_marks_its_own_labels(single, tmp_path, monkeypatch):
+    """`demo` scores against the clip's labels: detections equal to the labels are all hits, none missed."""
+    import microexp.pipeline as pipeline
+    from microexp.synth.generate import labels_path
+
+    _, res = single
+
+    def fake(video, **_):
+        labels = pd.read_csv(labels_path(video))
+        ivs = [Interval(int(r.onset), int(r.apex), int(r.offset), r.type) for r in labels.itertuples()]
+        return replace(res, spot=replace(res.spot, intervals=ivs), thumbnails=[None] * len(ivs),
+                       expressions=[Expression(iv, "negative", {"negative": 1.0}) for iv in ivs])
+
+    monkeypatch.setattr(pipeline, "analyze", fake)
+    out = tmp_path / "demo"
+    r = runner.invoke(app, ["demo", "--seconds", "2", "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    g = json.loads((out / "result.json").read_text())["ground_truth"]
+    n = len(pd.read_csv(out / "demo_clip.csv"))
+    assert n >= 1 and [m["status"] for m in g["truth"]] == ["hit"] * n
+    assert f"{n} found, 0 missed, 0 false alarms" in r.output
+    assert "Against the ground truth" in (out / "report.html").read_text()
+
+
+def test_analyze_folder_pools_and_warns(single, tmp_path, monkeypatch):
+    """A folder: each video with rows gets its truth, one without is drawn without (a warning), tables pooled."""
+    import shutil
+
+    import microexp.pipeline as pipeline
+
+    video, res = single
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    for stem in ("a", "b", "c"):
+        shutil.copy(video, folder / f"{stem}.mp4")
+    fake = replace(res, spot=replace(res.spot, intervals=list(DETECTED)),
+                   expressions=[Expression(iv, "negative", {"negative": 1.0}) for iv in DETECTED],
+                   thumbnails=[None, None])
+    monkeypatch.setattr(pipeline, "analyze", lambda *a, **k: fake)
+    gt = _gt(tmp_path, SYNTH_LABELS + SYNTH_LABELS.split("\n", 1)[1].replace("clip,", "b.mp4,"))
+    gt.write_text(gt.read_text().replace("clip,", "a,"))
+    r = runner.invoke(app, ["analyze", str(folder), "--gt", str(gt), "-o", str(tmp_path / "out")])
+    assert r.exit_code == 0, r.output
+    assert "no ground-truth rows for 1 video(s), drawn without truth: c.mp4" in r.output
+    pooled = r.output.split("(pooled):")[1]
+    overall = next(ln.split() for ln in pooled.splitlines() if ln.startswith("overall"))
+    assert overall[1:6] == ["4", "2", "2", "4", "6"]
+    assert "ground_truth" in json.loads((tmp_path / "out" / "b" / "result.json").read_text())
+    assert "ground_truth" not in json.loads((tmp_path / "out" / "c" / "result.json").read_text())
+    none = _gt(tmp_path, "video,onset,offset,type\nzzz,1,5,me\n", "none.csv")
+    r = runner.invoke(app, ["analyze", str(folder), "--gt", str(none), "-o", str(tmp_path / "out2")])
+    assert r.exit_code == 2 and "no ground-truth row for any of the 3 videos" in r.output
