@@ -214,3 +214,17 @@ def test_analyze_folder_pools_and_warns(single, tmp_path, monkeypatch):
     none = _gt(tmp_path, "video,onset,offset,type\nzzz,1,5,me\n", "none.csv")
     r = runner.invoke(app, ["analyze", str(folder), "--gt", str(none), "-o", str(tmp_path / "out2")])
     assert r.exit_code == 2 and "no ground-truth row for any of the 3 videos" in r.output
+
+
+def test_bad_gt_base_and_gt_as_output(tmp_path):
+    video = tmp_path / "clip.mp4"
+    video.write_bytes(b"not a video")
+    gt = _gt(tmp_path)
+    res = runner.invoke(app, ["spot", str(video), "--gt", str(gt), "--gt-base", "2", "-o", str(tmp_path / "o")])
+    assert res.exit_code == 2 and "--gt-base must be 0 or 1" in res.output
+    assert len(res.output.strip().splitlines()) == 1
+    (tmp_path / "o").mkdir()
+    inside = _gt(tmp_path / "o", name="intervals.csv")  # a GT where the results go would be overwritten
+    res = runner.invoke(app, ["spot", str(video), "--gt", str(inside), "-o", str(tmp_path / "o")])
+    assert res.exit_code == 2 and "overwrite the input" in res.output, res.output
+    assert len(res.output.strip().splitlines()) == 1

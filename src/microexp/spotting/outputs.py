@@ -72,7 +72,10 @@ def plot_curve(path: str | Path, time: np.ndarray, score: np.ndarray, intervals:
     handles, _ = ax.get_legend_handles_labels()
     handles += [Patch(color="#f28e2b", alpha=0.3, label="micro (ME)"), Patch(color="#4e79a7", alpha=0.3,
                                                                              label="macro (MaE)")]
-    ax.legend(handles=handles, loc="upper right", fontsize=7, ncol=5)
+    if truth is None:
+        ax.legend(handles=handles, loc="upper right", fontsize=7, ncol=5)
+    else:  # beside the plot, above the truth legend: nothing covers the curve
+        ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=7, frameon=False)
     ax.set_ylabel("score (× threshold)")
     ax.set_title(title, fontsize=9)
     ax.margins(x=0)
