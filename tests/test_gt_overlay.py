@@ -120,7 +120,7 @@ def test_spot_cli_draws_and_prints_truth(single, tmp_path, monkeypatch):
     out = tmp_path / "out"
     r = runner.invoke(app, ["spot", str(video), "--gt", str(_gt_for(tmp_path, video.stem)), "-o", str(out)])
     assert r.exit_code == 0, r.output
-    assert "1 found, 2 missed, 1 false alarms" in r.output
+    assert "1 found, 2 missed, 1 false alarm " in r.output
     rows = {ln.split()[0]: ln.split()[1:] for ln in r.output.splitlines() if ln.split()[:1] in
             (["me"], ["mae"], ["overall"])}
     assert rows["me"][:5] == ["1", "1", "0", "1", "2"]  # n_pred tp fp fn n_gt
@@ -140,7 +140,7 @@ def test_analyze_cli_report_and_json_carry_marks(single, tmp_path, monkeypatch):
     out = tmp_path / "out"
     r = runner.invoke(app, ["analyze", str(video), "--gt", str(_gt_for(tmp_path, video.stem)), "-o", str(out)])
     assert r.exit_code == 0, r.output
-    assert "1 found, 2 missed, 1 false alarms" in r.output
+    assert "1 found, 2 missed, 1 false alarm " in r.output
     g = json.loads((out / "result.json").read_text())["ground_truth"]
     assert [m["status"] for m in g["truth"]] == ["hit", "miss", "miss"]
     assert [m["status"] for m in g["detections"]] == ["hit", "false alarm"]
@@ -148,6 +148,7 @@ def test_analyze_cli_report_and_json_carry_marks(single, tmp_path, monkeypatch):
     html = (out / "report.html").read_text()
     assert "Against the ground truth" in html and html.count(">false alarm</span>") == 2  # legend + table
     assert html.count(">miss</span>") == 3  # legend + two missed labels
+    assert "IoU 0.48, below 0.5" in html  # the near miss says how near
 
 
 def test_analyze_without_gt_has_no_truth_section(single, tmp_path, monkeypatch):

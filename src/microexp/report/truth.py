@@ -55,8 +55,9 @@ class TruthComparison:
 
     def summary(self) -> str:
         c = self.counts()
-        return (f"ground truth {self.source} ({len(self.truth)} expressions of {self.video}): {c['hits']} found, "
-                f"{c['misses']} missed, {c['false_alarms']} false alarms (IoU >= "
+        src = f" {self.source}" if self.source else ""
+        return (f"ground truth{src} ({len(self.truth)} expressions of {self.video}): {c['hits']} found, "
+                f"{c['misses']} missed, {c['false_alarms']} false alarm{'' if c['false_alarms'] == 1 else 's'} (IoU >= "
                 f"{self.report.settings.iou_threshold:g}, scorer {settings_tag(self.report.settings)})")
 
     def to_dict(self) -> dict:
