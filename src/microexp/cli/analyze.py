@@ -19,6 +19,7 @@ from microexp.cli.common import (
     progress_bar,
     warn,
 )
+from microexp.cli.spot import GT_BASE_HELP, GT_HELP, compare, load_truth, print_truth
 
 ANALYZE_OUTPUTS = ("intervals.csv", "result.json", "scores.npz", "spot.png", "report.html")
 
@@ -56,8 +57,14 @@ def analyze(
         "--recognizer", help="'default' (shipped model) or a recogniser checkpoint path.")] = "default",
     preset: Annotated[str, typer.Option(
         "--preset", help="OF-FD preset (default, casme_sq, samm_lv, ...).")] = "default",
+    gt: Annotated[Path | None, typer.Option("--gt", help=GT_HELP)] = None,
+    gt_base: Annotated[int, typer.Option("--gt-base", help=GT_BASE_HELP)] = 0,
 ):
-    """Find expressions, classify their emotion, write intervals.csv, result.json, scores.npz, report.html."""
+    """Find expressions, classify their emotion, write intervals.csv, result.json, scores.npz, report.html.
+
+    With --gt, spot.png and report.html show the ground truth beside the detections (hit / miss / false
+    alarm) and the MEGC scorer's table is printed (per video, and pooled for a folder).
+    """
     from microexp.pipeline import analyze as run
     from microexp.report.write import intervals_table, write_analysis
 
@@ -75,9 +82,11 @@ def analyze(
         from microexp.cli.common import fail
 
         fail(f"{recognizer}: no such recogniser checkpoint (use 'default' or a .pt path)")
-    check_output(out, [video, *videos], outputs=ANALYZE_OUTPUTS)
+    check_output(out, [video, *videos] + ([gt] if gt else []), outputs=ANALYZE_OUTPUTS)
     names = output_names(videos) if batch else {video: video.stem}
     videos = videos or [video]
+    truth_rows = _truth_rows(gt, gt_base, videos, batch) if gt is not None else {}
+    compared = []
     tables, failed = [], []
     with progress_bar("videos", total=len(videos)) as overall:
         for k, v in enumerate(videos):
@@ -97,11 +106,18 @@ def analyze(
                     continue
             for w in getattr(result, "warnings", []):
                 warn(f"{v}: {w}")
-            paths = write_analysis(result, target, names[v])
+            truth = None
+            if truth_rows.get(v) is not None:
+                intervals = [e.interval for e in result.expressions]
+                truth = compare(truth_rows[v], intervals, names[v], result.n_frames)
+                compared.append(truth)
+            paths = write_analysis(result, target, names[v], truth=truth)
             tables.append(intervals_table(result, names[v]))
             n_me = sum(e.interval.kind == "me" for e in result.expressions)
             console.print(f"{v.name}: {result.n_frames} frames, face in {result.face_frames}; "
                           f"{len(result.expressions)} expressions ({n_me} micro); report: {paths['report']}")
+            if truth is not None:
+                print_truth(truth)
             overall(k + 1)
     if batch:
         from microexp.io.atomic import write_with
@@ -109,8 +125,49 @@ def analyze(
         table = pd.concat(tables, ignore_index=True) if tables else intervals_table_empty()
         write_with(out / "intervals.csv", lambda tmp: table.to_csv(tmp, index=False))
         console.print(f"{len(tables)} of {len(videos)} videos analysed; all intervals: {out / 'intervals.csv'}")
+        if len(compared) > 1:
+            _print_pooled(compared)
         if failed:
             raise typer.Exit(2)
+
+
+def _truth_rows(gt: Path, base: int, videos: list[Path], batch: bool) -> dict:
+    """Each video's GT rows, read before any work. One video: no row is an error; a folder: a warning per
+    video without rows, an error only when no video has any."""
+    from microexp.errors import AnnotationError
+
+    if not batch:
+        return {videos[0]: load_truth(gt, base, videos[0])}
+    rows, missing = {}, []
+    for v in videos:
+        try:
+            rows[v] = load_truth(gt, base, v)
+        except AnnotationError as err:
+            if not str(err).startswith(f"{gt}: no ground-truth row"):
+                raise
+            missing.append(v.name)
+    if not rows:
+        raise AnnotationError(f"no ground-truth row for any of the {len(videos)} videos in the folder "
+                              "(the 'video' column must name them by file name or stem)", gt)
+    if missing:
+        warn(f"{gt}: no ground-truth rows for {len(missing)} video(s), drawn without truth: "
+             f"{', '.join(missing[:5])}{' …' if len(missing) > 5 else ''}")
+    return rows
+
+
+def _print_pooled(compared: list) -> None:
+    """The scorer's table over every video with ground truth (counts pooled, MEGC)."""
+    from microexp.eval.spotting import evaluate
+    from microexp.report.truth import format_table
+
+    gts, preds = [], []
+    for c in compared:
+        gts += [{"video": c.video, "onset": m.onset, "offset": m.offset, "type": m.kind} for m in c.truth]
+        preds += [{"video": c.video, "onset": m.onset, "offset": m.offset, "type": m.kind} for m in c.detections]
+    cols = ["video", "onset", "offset", "type"]
+    report = evaluate(pd.DataFrame(gts, columns=cols), pd.DataFrame(preds, columns=cols), "megc2020")
+    console.print(f"all {len(compared)} videos with ground truth (pooled):", highlight=False)
+    console.print(format_table(report), highlight=False)
 
 
 def intervals_table_empty() -> pd.DataFrame:

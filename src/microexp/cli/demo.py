@@ -20,13 +20,16 @@ def demo(
     seconds: Annotated[float, typer.Option("--seconds", help="Length of the generated clip.")] = 20.0,
     seed: Annotated[int, typer.Option("--seed")] = 0,
 ):
-    """The main job on an input the toolkit makes itself: synth clip -> analyze -> report (no download)."""
-    import pandas as pd
+    """The main job on an input the toolkit makes itself: synth clip -> analyze -> report (no download).
 
-    from microexp.eval.spotting import evaluate
+    The clip's labels are the ground truth (as ``analyze --gt``): spot.png and report.html mark every labelled
+    expression hit or missed and every detection hit or false alarm, and the scorer's table is printed.
+    """
+    from microexp.cli.spot import compare, load_truth, print_truth
     from microexp.pipeline import analyze
-    from microexp.report.write import intervals_table, write_analysis
+    from microexp.report.write import write_analysis
     from microexp.synth import make_demo_video
+    from microexp.synth.generate import labels_path
 
     check_number("--seconds", seconds, 2, 3600)
     check_number("--seed", seed, 0)
@@ -35,15 +38,14 @@ def demo(
     video = out / "demo_clip.mp4"
     console.print(f"generating a synthetic face clip ({seconds:.0f} s, labelled ground truth) -> {video}")
     gt = make_demo_video(video, seconds=seconds, seed=seed)
+    rows = load_truth(labels_path(video), 0, video)
     with progress_bar(f"analyzing {video.name}") as update:
         result = analyze(video, progress=update)
-    paths = write_analysis(result, out, video.stem)
-    pred = intervals_table(result, video.stem)
-    gt = pd.DataFrame(gt).assign(video=video.stem)
-    report = evaluate(gt[["video", "onset", "offset", "type"]], pred[["video", "onset", "offset", "type"]],
-                      semantics="megc2020")
+    truth = compare(rows, [e.interval for e in result.expressions], video.stem, result.n_frames)
+    paths = write_analysis(result, out, video.stem, truth=truth)
     console.print(f"{len(result.expressions)} expressions spotted in {result.n_frames} frames "
                   f"(ground truth: {len(gt)} = {int((gt.type == 'me').sum())} micro, "
                   f"{int((gt.type == 'mae').sum())} macro)")
-    console.print(report.table.round(3).to_string())
+    print_truth(truth)
+    console.print(f"plot: {paths['plot'].resolve()}")
     console.print(f"report: {paths['report'].resolve()}")

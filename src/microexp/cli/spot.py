@@ -20,6 +20,9 @@ from microexp.cli.common import (
 )
 
 SPOT_OUTPUTS = ("intervals.csv", "scores.npz", "spot.png")
+GT_HELP = ("Ground truth to draw beside the detections and score them against (IoU >= 0.5, MEGC): a synth label "
+           "CSV, a MEGC CSV (video/vid,onset,offset,type) or all_Info.txt; rows of other videos are ignored.")
+GT_BASE_HELP = "Frame numbering of the --gt CSV: 0 (0-based, as synth and microexp write) or 1 (1-based)."
 
 
 @handle_errors
@@ -36,8 +39,15 @@ def spot(
     weights: Annotated[Path | None, typer.Option("--weights", help="Weights of a learned spotter.")] = None,
     flow: Annotated[str, typer.Option(
         "--flow", help="ROI flow for OF-FD: farneback (paper-faithful) or dis (faster, not faithful).")] = "farneback",
+    gt: Annotated[Path | None, typer.Option(
+        "--gt", help=GT_HELP)] = None,
+    gt_base: Annotated[int, typer.Option("--gt-base", help=GT_BASE_HELP)] = 0,
 ):
-    """Spot micro- and macro-expressions; writes intervals.csv, scores.npz and spot.png."""
+    """Spot micro- and macro-expressions; writes intervals.csv, scores.npz and spot.png.
+
+    With --gt, spot.png shows the ground truth beside the detections (hit / miss / false alarm) and the
+    MEGC scorer's table is printed.
+    """
     from microexp.io.video import input_warnings, typical_face_width
     from microexp.spotting.api import spot_video
     from microexp.spotting.outputs import write_spot_outputs
@@ -52,7 +62,8 @@ def spot(
                  "`microexp analyze FOLDER` for every video in it")
     check_fps(fps, video)
     check_spotter(spotter, weights, preset=preset, flow=flow)
-    check_output(out, [video], outputs=SPOT_OUTPUTS)
+    check_output(out, [video] + ([gt] if gt else []), outputs=SPOT_OUTPUTS)
+    truth_rows = load_truth(gt, gt_base, video) if gt is not None else None
     fps = fps or _preset_fps(preset, video)
     options = {"flow_method": flow} if flow != "farneback" else {}
     with progress_bar(f"spotting {video.name} ({spotter})") as update:
@@ -60,12 +71,45 @@ def spot(
                             **options)
     for w in input_warnings(result.info, typical_face_width(result)):
         warn(f"{video}: {w}")
-    paths = write_spot_outputs(result, out)
+    truth = compare(truth_rows, result.intervals, video.stem, result.n_frames) if gt is not None else None
+    paths = write_spot_outputs(result, out, truth=truth)
     n_me = sum(iv.kind == "me" for iv in result.intervals)
     console.print(f"{video}: {result.n_frames} frames, face in {result.face_frames}; "
                   f"{len(result.intervals)} intervals ({n_me} micro, {len(result.intervals) - n_me} macro)")
+    if truth is not None:
+        print_truth(truth)
     for p in paths.values():
         console.print(f"  wrote {p}")
+
+
+def load_truth(gt: Path, base: int, video: Path):
+    """The GT rows of ``video`` (matched on its stem or file name), read before any work starts."""
+    from microexp.errors import ConfigError
+    from microexp.report.truth import read_truth
+
+    if base not in (0, 1):
+        raise ConfigError(f"--gt-base must be 0 or 1 (the number of the first frame), got {base}")
+    return read_truth(gt, list(dict.fromkeys([video.stem, video.name])), base)
+
+
+def compare(rows, intervals, name: str, n_frames: int):
+    """Match detections to the ground truth (MEGC scorer); warns when labels lie beyond the video."""
+    from microexp.report.truth import beyond_video, compare_truth
+
+    truth = compare_truth(rows, intervals, name)
+    n = beyond_video(truth, n_frames)
+    if n:
+        warn(f"{truth.source}: {n} ground-truth interval(s) of {name} end after its last frame {n_frames - 1} "
+             "(labels for another cut of the video, or 1-based frames? see --gt-base)")
+    return truth
+
+
+def print_truth(truth) -> None:
+    """The scorer's table on stdout, as `microexp evaluate spotting` prints it."""
+    from microexp.report.truth import format_table
+
+    console.print(truth.summary(), highlight=False)
+    console.print(format_table(truth.report), highlight=False)
 
 
 def _preset_fps(preset: str, video: Path) -> float | None:

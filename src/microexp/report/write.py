@@ -31,7 +31,7 @@ def intervals_table(result, name: str) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=ANALYZE_COLUMNS)
 
 
-def result_dict(result, name: str) -> dict:
+def result_dict(result, name: str, truth=None) -> dict:
     info = result.spot.info
     table = intervals_table(result, name)
     return {
@@ -48,6 +48,7 @@ def result_dict(result, name: str) -> dict:
             {**row, "probabilities": e.probabilities}
             for row, e in zip(table.to_dict(orient="records"), result.expressions)
         ],
+        **({"ground_truth": truth.to_dict()} if truth is not None else {}),
     }
 
 
@@ -56,16 +57,17 @@ def _png_b64(img: np.ndarray) -> str:
     return base64.b64encode(buf.tobytes()).decode("ascii") if ok else ""
 
 
-def render_report(result, name: str, plot_png: bytes) -> str:
+def render_report(result, name: str, plot_png: bytes, truth=None) -> str:
     from jinja2 import Environment, PackageLoader, select_autoescape
 
     env = Environment(loader=PackageLoader("microexp", "report"), autoescape=select_autoescape(["html", "j2"]))
     tpl = env.get_template("report.html.j2")
     table = intervals_table(result, name)
     exprs = []
-    for row, e, th in zip(table.to_dict(orient="records"), result.expressions, result.thumbnails):
+    verdicts = [m.status for m in truth.detections] if truth is not None else [None] * len(table)
+    for row, e, th, v in zip(table.to_dict(orient="records"), result.expressions, result.thumbnails, verdicts):
         probs = sorted(e.probabilities.items(), key=lambda kv: -kv[1])
-        exprs.append({**row, "probabilities": probs,
+        exprs.append({**row, "probabilities": probs, "verdict": v,
                       "thumbs": [_png_b64(t) for t in (th.onset, th.apex, th.offset)] if th else None})
     no_face = result.no_face_ranges()
     times = result.frame_times()
@@ -74,11 +76,30 @@ def render_report(result, name: str, plot_png: bytes) -> str:
         face_frames=result.face_frames, expressions=exprs, n_me=int((table.type == "me").sum()),
         n_mae=int((table.type == "mae").sum()), plot_png=base64.b64encode(plot_png).decode("ascii"),
         no_face=no_face, no_face_total=sum(b - a + 1 for a, b in no_face),
-        settings=sorted(result.settings.items()), models=sorted(result.models.items()), version=__version__)
+        settings=sorted(result.settings.items()), models=sorted(result.models.items()), version=__version__,
+        truth=_truth_view(truth, times) if truth is not None else None)
 
 
-def write_analysis(result, out_dir: str | Path, name: str | None = None) -> dict[str, Path]:
-    """Write all four outputs atomically; returns their paths."""
+def _truth_view(truth, times: np.ndarray) -> dict:
+    """What the report's ground-truth section shows: the scorer's table and one row per labelled expression."""
+    from microexp.eval.spotting import settings_tag
+    from microexp.report.truth import STATUS_COLOURS
+
+    def sec(i):
+        return float(times[max(0, min(i, len(times) - 1))]) if len(times) else float("nan")
+
+    table = [{"type": k, **{c: (int(v) if c in ("n_pred", "tp", "fp", "fn", "n_gt") else float(v))
+                            for c, v in row.items()}} for k, row in truth.report.table.iterrows()]
+    rows = [{"onset": m.onset, "offset": m.offset, "type": m.kind, "status": m.status, "iou": m.iou,
+             "match": None if m.match is None or m.status != "hit" else m.match + 1,
+             "onset_s": sec(m.onset), "offset_s": sec(m.offset)} for m in truth.truth]
+    return {"source": truth.source, "summary": truth.summary(), "counts": truth.counts(), "table": table,
+            "rows": rows, "colours": STATUS_COLOURS, "iou": truth.report.settings.iou_threshold,
+            "scorer": settings_tag(truth.report.settings)}
+
+
+def write_analysis(result, out_dir: str | Path, name: str | None = None, truth=None) -> dict[str, Path]:
+    """Write all outputs atomically (``truth``: ground truth drawn in spot.png and report.html); their paths."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     name = name or Path(result.video).stem
@@ -86,10 +107,10 @@ def write_analysis(result, out_dir: str | Path, name: str | None = None) -> dict
     t = spot.trace
     table = intervals_table(result, name)
     paths = {"intervals": write_with(out / "intervals.csv", lambda tmp: table.to_csv(tmp, index=False))}
-    paths["result"] = write_json(out / "result.json", result_dict(result, name))
+    paths["result"] = write_json(out / "result.json", result_dict(result, name, truth))
     paths["scores"] = write_trace_scores(out / "scores.npz", spot)
     plot_path = plot_curve(out / "spot.png", t.time, t.score, spot.intervals, result.frame_times(), t.face,
-                           title=f"{name} — {spot.spotter}: {len(spot.intervals)} expressions")
+                           title=f"{name} — {spot.spotter}: {len(spot.intervals)} expressions", truth=truth)
     paths["plot"] = plot_path
-    paths["report"] = write_text(out / "report.html", render_report(result, name, plot_path.read_bytes()))
+    paths["report"] = write_text(out / "report.html", render_report(result, name, plot_path.read_bytes(), truth))
     return paths
