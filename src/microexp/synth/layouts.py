@@ -47,7 +47,7 @@ def _clip(cfg: LayoutConfig, emotion: str, seed: int):
                      face_px=cfg.face_px, me_per_min=1.0, mae_per_min=0.0, min_me=1, min_mae=0,
                      me_amplitude_iod=(0.03, 0.05), edge_s=0.3, min_gap_s=0.2,
                      me_emotions={emotion: 1}, distractors=Distractors(), watermark=True)
-    frames, labels = generate(sc, vid=f"synth{seed}")
+    frames, labels = generate(sc, video=f"synth{seed}")
     me = labels[labels["type"] == "me"] if "type" in labels.columns else labels
     return list(frames), me.iloc[0]
 
