@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
 import typer
 
 from microexp.cli.common import console, err_console, handle_errors, progress_bar
+
+if TYPE_CHECKING:  # pandas costs ~0.5 s at start-up: imported where a table is built
+    import pandas as pd
 
 
 def register(app: typer.Typer) -> None:
@@ -62,6 +65,8 @@ def analyze(
                           f"{len(result.expressions)} expressions ({n_me} micro); report: {paths['report']}")
             overall(k + 1)
     if batch:
+        import pandas as pd
+
         from microexp.io.atomic import write_with
 
         table = pd.concat(tables, ignore_index=True) if tables else intervals_table_empty()
@@ -72,6 +77,8 @@ def analyze(
 
 
 def intervals_table_empty() -> pd.DataFrame:
+    import pandas as pd
+
     from microexp.report.write import ANALYZE_COLUMNS
 
     return pd.DataFrame(columns=ANALYZE_COLUMNS)
