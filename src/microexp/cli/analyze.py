@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import pandas as pd
 import typer
 
 from microexp.cli.common import (
@@ -22,6 +21,9 @@ from microexp.cli.common import (
 from microexp.cli.spot import GT_BASE_HELP, GT_HELP, compare, load_truth, print_truth
 
 ANALYZE_OUTPUTS = ("intervals.csv", "result.json", "scores.npz", "spot.png", "report.html")
+
+if TYPE_CHECKING:  # pandas costs ~0.5 s at start-up: imported where a table is built
+    import pandas as pd
 
 
 def videos_in(folder: Path) -> list[Path]:
@@ -120,6 +122,8 @@ def analyze(
                 print_truth(truth)
             overall(k + 1)
     if batch:
+        import pandas as pd
+
         from microexp.io.atomic import write_with
 
         table = pd.concat(tables, ignore_index=True) if tables else intervals_table_empty()
@@ -157,6 +161,8 @@ def _truth_rows(gt: Path, base: int, videos: list[Path], batch: bool) -> dict:
 
 def _print_pooled(compared: list) -> None:
     """The scorer's table over every video with ground truth (counts pooled, MEGC)."""
+    import pandas as pd
+
     from microexp.eval.spotting import evaluate
     from microexp.report.truth import format_table
 
@@ -171,6 +177,8 @@ def _print_pooled(compared: list) -> None:
 
 
 def intervals_table_empty() -> pd.DataFrame:
+    import pandas as pd
+
     from microexp.report.write import ANALYZE_COLUMNS
 
     return pd.DataFrame(columns=ANALYZE_COLUMNS)

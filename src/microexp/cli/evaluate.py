@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import pandas as pd
 import typer
 
 from microexp.cli.common import check_number, check_output, handle_errors
 from microexp.errors import ConfigError, InputError
 
 BASES = "frame numbering of the file: 0 (0-based) or 1 (1-based, as annotated)"
+
+if TYPE_CHECKING:  # pandas costs ~0.5 s at start-up: imported where a table is built
+    import pandas as pd
 
 
 def register(app: typer.Typer) -> None:

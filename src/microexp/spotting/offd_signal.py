@@ -27,9 +27,9 @@ def ideal_lowpass(x: np.ndarray, cutoff_hz: float, rate_hz: float) -> np.ndarray
 def emd_detrend(y: np.ndarray) -> np.ndarray:
     """Signal minus its EMD residue (PyEMD appends the residue as its last row)."""
     try:
-        from PyEMD import EMD
+        from microexp.spotting.emd import emd_class  # PyEMD's EMD without its plotting/ensemble imports
 
-        imfs = EMD().emd(y, np.arange(y.size, dtype=float))
+        imfs = emd_class()().emd(y, np.arange(y.size, dtype=float))
     except Exception:  # noqa: BLE001 - EMD can fail on degenerate signals; fall back to mean removal
         return y - y.mean()
     if imfs.ndim != 2 or imfs.shape[0] < 2:

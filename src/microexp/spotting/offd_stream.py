@@ -213,7 +213,7 @@ class SpanSettler:
 class _Window:
     start: int
     track: Track
-    signals: list[np.ndarray]
+    signals: list  # per frame: values, or a call that returns them (flows still running)
     end: int  # next processed position to measure
 
 
@@ -331,7 +331,7 @@ class OFFDStream:
                     return True  # tracking lost: cut the window; the next one re-detects from here
                 self.faces.add(w.end, box)
             self.face.setdefault(w.end, True)
-            w.signals.append(self.tracker.measure(w.track, img))
+            w.signals.append(self.tracker.measure_async(w.track, img))  # resolved when the window closes
             self.faces.add(w.end, transform=w.track.M)
             w.end += 1
         return True
@@ -342,7 +342,7 @@ class OFFDStream:
         self.win = None
         start, end = w.start, w.end
         length = end - start
-        signals = np.stack(w.signals, axis=1)
+        signals = np.stack([v() if callable(v) else v for v in w.signals], axis=1)
         groups = [c.group for c in w.track.layout.channels]
         spans, _, sc = analyse_window(signals, groups, cfg, self.rate)
         self.windows.append((start, length))

@@ -5,6 +5,7 @@ A ``WindowTracker`` turns one window's frames into channel displacements against
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -129,6 +130,16 @@ def _channel_vectors(flows: list[np.ndarray], layout: RoiLayout) -> np.ndarray:
     return out
 
 
+def _roi_displacement(cfg: OFFDConfig, track: Track, crop: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """One aligned crop's channel displacement magnitudes (ROI flows against the reference patches)."""
+    jobs = [(ref, crop[a:b, c:d]) for ref, (a, b, c, d) in zip(track.ref_patches, track.layout.boxes)]
+    if cfg.photometric:
+        jobs = [(ref, match_brightness(cur, ref)) for ref, cur in jobs]
+    flows = [compute_flow(a, b, cfg.flow_method, cfg.flow) for a, b in jobs]
+    vec = _channel_vectors(flows, track.layout)
+    return np.linalg.norm(vec - g[None, :], axis=1)
+
+
 def match_brightness(patch: np.ndarray, ref: np.ndarray, region: tuple[int, int, int, int] | None = None) -> np.ndarray:
     """``patch`` with the mean and contrast of ``ref`` (measured over ``region`` = (r0, r1, c0, c1) when
     given): flow and LK assume constant brightness, and a 15 % gain change of a still real face read as
@@ -169,7 +180,7 @@ class WindowTracker:
             raise ConfigError(f"unknown OF-FD align mode {cfg.align!r}; choose one of {', '.join(MODES)}")
         self.cfg = cfg
         self.det = detector
-        # OpenCV releases the GIL: the ROI flows of one frame run in parallel threads
+        # OpenCV releases the GIL: ROI flows of successive frames run in worker threads (``measure_async``)
         self.pool = ThreadPoolExecutor(threads) if threads > 1 else None
         self.lk_win = int(round(15 * cfg.crop.px_per_u / 32.0)) * 2 + 1  # 31 px at 32 px per u
 
@@ -219,18 +230,21 @@ class WindowTracker:
 
     def measure(self, track: Track, gray: np.ndarray) -> np.ndarray:
         """Channel displacement magnitudes for one frame; updates the track's crop transform."""
-        cfg = self.cfg
+        return self.measure_async(track, gray)()
+
+    def measure_async(self, track: Track, gray: np.ndarray) -> Callable[[], np.ndarray]:
+        """``measure`` in two halves: the alignment now, the ROI flows later; call the result for the values.
+
+        Only the alignment is sequential (the crop transform carries over to the next frame); with a pool,
+        this frame's flows run in a worker while the caller aligns the next frames (OpenCV releases the
+        GIL), so both cores stay busy. The values are the very same as ``measure``'s.
+        """
         crop, g = self.align(track, gray)
-        jobs = [(ref, crop[a:b, c:d]) for ref, (a, b, c, d) in zip(track.ref_patches, track.layout.boxes)]
-        if cfg.photometric:
-            jobs = [(ref, match_brightness(cur, ref)) for ref, cur in jobs]
         self.last_residual = g
-        if self.pool is not None:
-            flows = list(self.pool.map(lambda j: compute_flow(j[0], j[1], cfg.flow_method, cfg.flow), jobs))
-        else:
-            flows = [compute_flow(a, b, cfg.flow_method, cfg.flow) for a, b in jobs]
-        vec = _channel_vectors(flows, track.layout)
-        return np.linalg.norm(vec - g[None, :], axis=1)
+        if self.pool is None:
+            vals = _roi_displacement(self.cfg, track, crop, g)
+            return lambda: vals
+        return self.pool.submit(_roi_displacement, self.cfg, track, crop, g).result
 
     def still_there(self, track: Track, gray: np.ndarray) -> FaceBox | None:
         """The tracked face near its current place (the shared cheap check), or None when it is gone."""
