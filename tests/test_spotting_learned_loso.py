@@ -57,6 +57,19 @@ def test_loso_writes_outputs_and_resumes(tmp_path):
                  seqs=seqs, subjects=["sa"])
 
 
+def test_loso_folds_in_worker_processes_match_in_process(tmp_path):
+    """Spotter folds run on the experiment layer's executors: two worker processes give the same folds."""
+    from microexp.experiments.executor import make_executor
+
+    data, seqs = tiny_data()
+    cfg = SpotTrainConfig(epochs=1, batch=16, size=32, kinds=("me",), p=0.6)
+    alone = run_loso("refcnn3d", data, tmp_path / "one", cfg, seqs=seqs, subjects=["sa", "sb"])
+    with make_executor("local", workers=2, threads_per_task=1) as ex:
+        pooled = run_loso("refcnn3d", data, tmp_path / "two", cfg, seqs=seqs, subjects=["sa", "sb"], executor=ex)
+    assert pooled["tables"] == alone["tables"]
+    assert (tmp_path / "two" / "predictions.csv").read_bytes() == (tmp_path / "one" / "predictions.csv").read_bytes()
+
+
 def test_fold_threshold_is_chosen_on_training_subjects_only(tmp_path):
     """Changing the test subject's labels must not change the fold's p or its training-F1 table."""
     data, seqs = tiny_data()

@@ -43,6 +43,12 @@ def spotter(
     final: Annotated[bool, typer.Option(
         "--final", help="Also train on every subject and write OUT/model.pt for `microexp spot --weights`.")
                       ] = False,
+    executor: Annotated[str, typer.Option(
+        "--executor", help="local (this machine) or ray (one task per fold).")] = "local",
+    workers: Annotated[int, typer.Option(
+        "--workers", help="local: fold processes (1 = in-process); ray: local cluster CPUs.")] = 1,
+    address: Annotated[str | None, typer.Option(
+        "--address", help="ray: 'auto' or ray://HOST:PORT of a running cluster.")] = None,
 ):
     """Train per LOSO fold, write per-fold weights, MEGC predictions and the MEGC tables (resumable)."""
     from microexp.errors import ConfigError
@@ -57,6 +63,7 @@ def spotter(
     check_number("--p", p, 0, 1, lo_open=True)
     check_number("--threads", threads, 1, 1024)
     check_number("--seed", seed, 0)
+    check_number("--workers", workers, 1, 4096)
     kind_list = tuple(k.strip() for k in kinds.split(",") if k.strip())
     if not kind_list or set(kind_list) - {"me", "mae"}:
         raise ConfigError(f"--types must be me, mae or me,mae, got {kinds!r}")
@@ -81,8 +88,13 @@ def spotter(
     cfg = SpotTrainConfig(**kw)
     spot_data = load_spot_data(data)
     wanted = [s.strip() for s in subjects.split(",")] if subjects else None
-    with progress_bar(f"LOSO {model}") as update:
-        summary = run_loso(model, spot_data, out, cfg, cache_dir=cache_dir, subjects=wanted, progress=update)
+    from microexp.experiments.executor import make_executor
+
+    # the same experiment layer as `microexp loso`: folds in-process, in local processes or as Ray tasks
+    with make_executor(executor, workers=workers, address=address, threads_per_task=threads) as ex, \
+            progress_bar(f"LOSO {model}") as update:
+        summary = run_loso(model, spot_data, out, cfg, cache_dir=cache_dir, subjects=wanted, progress=update,
+                           executor=ex)
     import pandas as pd
 
     for sem, rows in summary["tables"].items():
