@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 
 from microexp.io.atomic import write_json, write_text, write_with
-from microexp.spotting.outputs import plot_curve, write_trace_scores
+from microexp.report.plots import plot_curve
+from microexp.spotting.outputs import write_trace_scores
 from microexp.version import __version__
 
 ANALYZE_COLUMNS = ["video", "onset", "apex", "offset", "type", "emotion", "confidence", "onset_s", "apex_s",
