@@ -46,7 +46,7 @@ def _render(job) -> str:
 
     video, face, cfg, vid = job
     if _reuse(Path(video), cfg) is None:
-        write_clip(video, cfg, face=face, vid=vid)
+        write_clip(video, cfg, face=face, video=vid)
     return video
 
 

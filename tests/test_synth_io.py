@@ -37,9 +37,10 @@ def test_write_clip_video_labels_and_sidecar(tmp_path):
     csv = pd.read_csv(tmp_path / "clip.csv", dtype={"au": str})
     assert list(csv.columns) == LABEL_COLUMNS
     assert csv[["onset", "apex", "offset"]].equals(labels[["onset", "apex", "offset"]])
-    assert set(csv["type"]) <= {"me", "mae"} and (csv["vid"] == "clip").all()
+    assert set(csv["type"]) <= {"me", "mae"} and (csv["video"] == "clip").all()
     meta = json.loads((tmp_path / "clip.json").read_text())
     assert meta["synthetic"] is True and meta["frame_base"] == 0 and meta["config"]["seed"] == 1
+    assert meta["video"] == "clip" and "vid" not in meta
     src = VideoSource(tmp_path / "clip.mp4")
     frames = [f.image for f in src.frames()]
     assert len(frames) == cfg.n_frames and src.info.fps == pytest.approx(30)
@@ -142,6 +143,13 @@ def test_cli_clip_and_suite(tmp_path):
     idx = pd.read_csv(tmp_path / "suite" / "index.csv")
     assert list(idx.columns) == SUITE_COLUMNS
     assert (tmp_path / "suite" / "v001.mp4").is_file()
+
+
+def test_help_lists_every_synth_command():
+    res = CliRunner().invoke(app, ["synth", "--help"], env={"COLUMNS": "200"})
+    assert res.exit_code == 0
+    for name in ("clip", "suite", "plant"):
+        assert any(line.strip("│ ").startswith(name + " ") for line in res.output.splitlines()), res.output
 
 
 def test_cli_errors_are_one_line(tmp_path):

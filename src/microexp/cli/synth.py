@@ -1,4 +1,5 @@
-"""`microexp synth VIDEO_OUT` (one labelled clip) and `microexp synth suite DIR` (a LOSO-ready benchmark set)."""
+"""`microexp synth [clip] VIDEO_OUT` (one labelled clip), `microexp synth suite DIR` (a LOSO-ready benchmark set)
+and `microexp synth plant IN OUT` (real expression motion planted into a real face video)."""
 
 from __future__ import annotations
 
@@ -25,15 +26,16 @@ class _DefaultClip(TyperGroup):
 
 synth_app = typer.Typer(
     cls=_DefaultClip,
-    help="Generate labelled synthetic face videos. `microexp synth VIDEO_OUT [--seconds --fps --seed --face "
-         "--preset]` writes one clip (options: `microexp synth clip --help`); `microexp synth suite DIR` a set.",
+    help="Generate labelled synthetic face videos. `microexp synth clip VIDEO_OUT` (or just `microexp synth "
+         "VIDEO_OUT`) writes one clip, `microexp synth suite DIR` a set, `microexp synth plant IN OUT` plants real "
+         "expression motion into a real face video.",
     no_args_is_help=True,
 )
 
 PRESET_HELP = "Statistics preset: casme_sq (30 fps) or samm_lv (200 fps)."
 
 
-@synth_app.command("clip", hidden=True)
+@synth_app.command("clip")
 @handle_errors
 def clip(
     video_out: Path = typer.Argument(..., help="Output video (.mp4); labels go to the same name with .csv."),
@@ -101,6 +103,41 @@ def suite(
     console.print(f"wrote {videos} synthetic videos to {directory}: {int((index['type'] == 'me').sum())} ME, "
                   f"{int((index['type'] == 'mae').sum())} MaE, {index['subject'].nunique()} subject(s); "
                   f"labels in {directory / 'index.csv'}")
+
+
+def _frames(at: str) -> tuple[int, int, int]:
+    from microexp.errors import ConfigError
+
+    parts = at.split(":")
+    if len(parts) != 3 or not all(p.strip().isdigit() for p in parts):
+        raise ConfigError(f"--at needs ONSET:APEX:OFFSET as whole 0-based frame numbers (got {at!r})")
+    on, ap, off = (int(p) for p in parts)
+    return on, ap, off
+
+
+@synth_app.command("plant")
+@handle_errors
+def plant(
+    video_in: Path = typer.Argument(..., help="Real face video (or frame folder with --fps) to plant into."),
+    video_out: Path = typer.Argument(..., help="Output video (.mp4); labels go to the same name with .csv."),
+    motion: Path = typer.Option(..., "--motion", help="Real expression motion: a 2-frame GIF (onset, apex) or a "
+                                "folder of frames (first = onset, last = apex), e.g. a realdata biwoof pair."),
+    at: list[str] = typer.Option(..., "--at", help="ONSET:APEX:OFFSET, 0-based frames; repeatable."),
+    kind: str = typer.Option("me", "--type", help="me or mae (MEGC rule: an ME lasts at most 0.5 s)."),
+    amplitude: float = typer.Option(..., "--amplitude", help="Peak displacement in % of the inter-ocular distance "
+                                    "(real MEs measured 0.9-4.3, docs/synth.md)."),
+    fps: float | None = typer.Option(None, "--fps", help="Frame rate of a frame folder."),
+    crf: int = typer.Option(18, "--crf", help="H.264 quality of the output (lower = closer to the input)."),
+):
+    """Warp a real face clip with a real expression's motion: VIDEO_OUT, VIDEO_OUT.csv (labels as `synth`) and
+    VIDEO_OUT.json (plants, motion source)."""
+    from microexp.synth.plant import Plant, plant_video
+
+    plants = [Plant(kind, *_frames(a), amplitude) for a in at]
+    with progress_bar("plant", None) as update:
+        labels = plant_video(video_in, video_out, plants, motion, fps=fps, crf=crf, progress=update)
+    console.print(f"wrote {video_out} with {len(labels)} planted {kind.upper()}(s) at {amplitude:g} % IOD and "
+                  f"{video_out.with_suffix('.csv')}")
 
 
 def register(app: typer.Typer) -> None:

@@ -3,8 +3,9 @@
 Durations, rates and onset->apex fractions were computed from the MEGC2020 ground truth
 (``../shared/realdata/HeyingGithub__Baseline-project-for-MEGC2020_spotting/.../all_Info.txt``) and the frame
 counts in ``cas_duration.csv`` / ``samm_duration.csv``; emotion shares from CAS(ME)^2 ``code_final.xlsx``.
-Amplitudes follow the ranges in the issue (ME 0.5-2 % of the inter-ocular distance, MaE several times
-larger). Nothing here was tuned against a spotter; ``docs/synth.md`` lists the source numbers.
+ME amplitudes cover the real onset->apex motion measured by ``benchmarks/measure_real_me.py`` (0.9-4.3 % of
+the inter-ocular distance, with the weak end below it); MaE amplitudes could not be measured here (no real MaE
+frames are available) and keep their earlier 2-8 % range. Nothing here was tuned against a spotter; ``docs/synth.md`` lists the source numbers.
 """
 
 from __future__ import annotations
@@ -73,7 +74,7 @@ class SynthConfig:
     me_duration: Durations = Durations(0.42, 0.066, 0.27, 0.50)  # seconds as (offset - onset) / fps
     mae_duration: Durations = Durations(1.08, 0.525, 0.50, 4.0, log=True)
     apex_fraction: tuple[float, float, float, float] = (0.39, 0.13, 0.15, 0.85)  # mean, sd, low, high
-    me_amplitude_iod: tuple[float, float] = (0.005, 0.02)  # log-uniform peak displacement
+    me_amplitude_iod: tuple[float, float] = (0.007, 0.045)  # log-uniform peak displacement (docs/synth.md)
     mae_amplitude_iod: tuple[float, float] = (0.02, 0.08)
     min_gap_s: float = 0.5  # between labelled expressions
     edge_s: float = 0.5  # no expression this close to the clip ends

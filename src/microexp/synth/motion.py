@@ -1,0 +1,112 @@
+"""Real expression motion: onset->apex optical flow of a real face with the head motion taken out.
+
+One definition of "amplitude" serves the calibration (``benchmarks/measure_real_me.py``), the planted
+expressions (``microexp.synth.plant``) and their tests: the largest onset->apex Farneback displacement over
+the face after removing the best similarity motion of the face (the head), in units of the inter-ocular
+distance (IOD, between the eye centres).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from microexp.errors import InputError
+from microexp.features.flow import compute_flow
+
+
+def iod(lm: np.ndarray) -> float:
+    """Inter-ocular distance between the eye centres (landmarks 36-41 and 42-47)."""
+    return float(np.linalg.norm(lm[42:48].mean(0) - lm[36:42].mean(0)))
+
+
+def face_mask(shape: tuple[int, int], lm: np.ndarray) -> np.ndarray:
+    """Landmark hull grown upward by 0.5 IOD, so the skin above the brows counts as face."""
+    pts = np.asarray(lm, np.float32)
+    brows = pts[17:27].copy()
+    brows[:, 1] -= 0.5 * iod(pts)
+    hull = cv2.convexHull(np.vstack([pts, brows]).astype(np.int32))
+    mask = np.zeros(shape, np.uint8)
+    cv2.fillConvexPoly(mask, hull, 1)
+    return mask.astype(bool)
+
+
+def residual_flow(flow: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Flow minus the similarity motion that best explains it over ``mask`` (least median of squares)."""
+    ys, xs = np.nonzero(mask)
+    if len(xs) < 10:
+        return flow.copy()
+    step = max(1, int(np.sqrt(len(xs) / 2000)))
+    src = np.stack([xs[::step], ys[::step]], 1).astype(np.float32)
+    dst = src + flow[ys[::step], xs[::step]]
+    M, _ = cv2.estimateAffinePartial2D(src, dst, method=cv2.LMEDS)
+    if M is None:
+        return flow - np.median(flow[mask], axis=0)
+    h, w = flow.shape[:2]
+    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    rigid = np.stack([M[0, 0] * gx + M[0, 1] * gy + M[0, 2] - gx, M[1, 0] * gx + M[1, 1] * gy + M[1, 2] - gy], -1)
+    return (flow - rigid).astype(np.float32)
+
+
+def _gray(img: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(img, cv2.COLOR_BGR2GRAY) if img.ndim == 3 else img
+
+
+def expression_flow(onset: np.ndarray, apex: np.ndarray, lm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(residual flow, face mask): the non-rigid onset->apex motion of the face whose landmarks are ``lm``."""
+    a, b = _gray(onset), _gray(apex)
+    mask = face_mask(a.shape, lm)
+    return residual_flow(compute_flow(a, b), mask), mask
+
+
+@dataclass(frozen=True)
+class Amplitude:
+    """Onset->apex motion of a face in % of IOD: max, 99th and 95th percentile over the face, and the share
+    of the face moving more than half the max (spatial extent)."""
+
+    iod_px: float
+    max_pct: float
+    p99_pct: float
+    p95_pct: float
+    area_half_max: float
+
+
+def measure_amplitude(onset: np.ndarray, apex: np.ndarray, lm: np.ndarray) -> Amplitude:
+    res, mask = expression_flow(onset, apex, lm)
+    mag = np.linalg.norm(res, axis=-1)[mask]
+    d = iod(lm)
+    return Amplitude(round(d, 2), 100 * float(mag.max()) / d, 100 * float(np.percentile(mag, 99)) / d,
+                     100 * float(np.percentile(mag, 95)) / d, float((mag > 0.5 * mag.max()).mean()))
+
+
+def read_pair(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """Onset and apex BGR frames from a 2-frame GIF (first two frames) or a folder of frames (first, last)."""
+    p = Path(path)
+    if p.is_dir():
+        from microexp.io.video import list_frame_files
+
+        files = list_frame_files(p)
+        if len(files) < 2:
+            raise InputError("motion source folder needs at least two frame images", p)
+        imgs = [cv2.imread(str(f), cv2.IMREAD_COLOR) for f in (files[0], files[-1])]
+    elif p.is_file() and p.suffix.lower() == ".gif":
+        from PIL import Image, ImageSequence
+
+        try:
+            frames = [np.array(f.convert("RGB"))[..., ::-1].copy()
+                      for _, f in zip(range(2), ImageSequence.Iterator(Image.open(p)))]
+        except OSError as err:
+            raise InputError(f"cannot read GIF ({err})", p) from None
+        if len(frames) < 2:
+            raise InputError("motion source GIF needs two frames (onset, apex)", p)
+        imgs = frames
+    elif p.exists():
+        raise InputError("motion source must be a 2-frame GIF or a folder of frames (onset first, apex last)", p)
+    else:
+        raise InputError("motion source not found", p)
+    if any(i is None for i in imgs):
+        raise InputError("cannot read a motion source frame (corrupt or not an image)", p)
+    return imgs[0], imgs[1]
