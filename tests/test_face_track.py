@@ -66,16 +66,20 @@ def test_offd_and_crops_share_one_track_and_agree(clip, detector):
     assert checked.sum() >= n // 6  # the face is verified every 0.2 s
 
     builder = FaceTrackBuilder()
-    crops = list(track_crops(iter(frames), fps, TrackConfig(size=64), detector, track=builder))
+    crops = list(track_crops(iter(frames), fps, TrackConfig(size=64, check_s=1 / 30), detector, track=builder))
     c = builder.build()
     assert np.array_equal(c.index, [f.index for f in crops]) and c.found.all()
     assert np.allclose(c.transforms[5], crops[5].transform, atol=1e-5)
-    # both tracks put the face in the same place: landmarks within 2 % of the face width, frame by frame
+    # both tracks put the face in the same place (the crop track checks every frame here): on every OF-FD
+    # window reference, within 2 % of the face width (a full detection vs. the local check gives slightly
+    # different boxes, hence slightly different landmarks)
     width = np.nanmean(t.boxes[:, 2] - t.boxes[:, 0])
-    for f in (0, 10, 20, 30):
+    common = sorted({int(t.index[k]) for k in t.landmarks} & {int(c.index[k]) for k in c.landmarks})
+    assert len(common) >= 3, common
+    for f in common:
         a, b = t.landmarks_at(f), c.landmarks_at(f)
-        assert np.abs(a - b).max() < 0.02 * width * 3, f
         assert np.linalg.norm(a.mean(0) - b.mean(0)) < 0.02 * width, f
+        assert np.abs(a - b).max() < 0.06 * width, f
 
 
 def test_crop_track_marks_a_lost_face(detector):

@@ -7,7 +7,7 @@ import pytest
 
 from microexp.io.video import VideoSource
 from microexp.spotting.offd import OFFDConfig, OFFDStream, finalize, run_offd
-from microexp.spotting.offd_stream import settled
+from microexp.spotting.offd_stream import SpanSettler
 
 from conftest import shared_path
 
@@ -72,22 +72,29 @@ def test_keep_frames_holds_every_final_interval_frame(clip, whole):
         assert img.ndim == 3 and np.array_equal(img, by_index[k])  # the frame as pushed (BGR)
 
 
-def test_settled_prefix_never_changes():
-    """Random windows of spans: what is released at each horizon is a prefix of the final answer."""
-    cfg = OFFDConfig()
+@pytest.mark.parametrize("cfg", [OFFDConfig(), replace(OFFDConfig(), echo_suppress=False, fuse_overlap=0.34),
+                                 replace(OFFDConfig(), fuse_overlap=0.05, max_len_s=None)])
+def test_settled_spans_never_change(cfg):
+    """Random windows of spans: what is released at each horizon stays, in order, and the settler (which
+    forgets the window-level spans inside released ones) always agrees with ``finalize`` on everything."""
     rng = np.random.default_rng(0)
-    for trial in range(200):
+    for trial in range(300):
         raw: list[tuple[int, int]] = []
+        settler = SpanSettler(cfg, 30.0)
         released: list[tuple[int, int]] = []
         start = 0
-        for _ in range(8):
-            length = 200
-            for _ in range(rng.integers(0, 4)):
-                a = start + 1 + int(rng.integers(0, length - 2))
-                raw.append((a, min(start + length - 1, a + int(rng.integers(5, 120)))))
+        for _ in range(10):
+            new = []
+            for _ in range(rng.integers(0, 5)):
+                a = start + 1 + int(rng.integers(0, 198))
+                new.append((a, min(start + 199, a + int(rng.integers(3, 150)))))
+            raw += new
+            settler.add(new)
             start += int(rng.integers(20, 199))  # the next window's reference
-            fin = finalize(raw, cfg, 30.0)
-            k = settled(fin, start)
-            assert fin[:len(released)] == released, trial
-            released = fin[:max(k, len(released))]
-        assert finalize(raw, cfg, 30.0)[:len(released)] == released
+            released += settler.settle(start)
+            full = finalize(raw, cfg, 30.0)
+            assert full[:len(released)] == released, trial
+            assert all(off < start for _, off in released)
+            assert settler.spans() == full, trial
+        released += settler.settle(None)
+        assert released == finalize(raw, cfg, 30.0), trial

@@ -150,8 +150,12 @@ def analyse_window(signals: np.ndarray, groups: list[str], cfg: OFFDConfig,
     return merge_overlapping(spans, cfg.fuse_overlap), filtered, score
 
 
-def finalize(spans: list[tuple[int, int]], cfg: OFFDConfig, rate: float) -> list[tuple[int, int]]:
-    """Video-level length filter, union-merge and echo suppression (spec §3.11)."""
+def finalize(spans: list[tuple[int, int]], cfg: OFFDConfig, rate: float,
+             prev: tuple[int, int] | None = None) -> list[tuple[int, int]]:
+    """Video-level length filter, union-merge and echo suppression (spec §3.11).
+
+    ``prev``: the last interval already final before these (echo suppression looks back at it).
+    """
     lo = cfg.frames(cfg.min_len_s, rate)
     hi = cfg.frames(cfg.max_len_s, rate) if cfg.max_len_s else None
     kept = [sp for sp in spans if sp[1] - sp[0] >= lo and (hi is None or sp[1] - sp[0] <= hi)]
@@ -159,10 +163,10 @@ def finalize(spans: list[tuple[int, int]], cfg: OFFDConfig, rate: float) -> list
     kept.sort()
     if cfg.echo_suppress:
         gap, min_len = cfg.frames(cfg.echo_gap_s, rate), cfg.frames(cfg.echo_min_len_s, rate)
-        out: list[tuple[int, int]] = []
+        out: list[tuple[int, int]] = [] if prev is None else [prev]
         for sp in kept:
             if out and sp[0] - out[-1][1] < gap and sp[1] - sp[0] > min_len:
                 continue
             out.append(sp)
-        kept = out
+        kept = out if prev is None else out[1:]
     return kept

@@ -164,6 +164,45 @@ def settled(final: list[Span], horizon: int) -> int:
     return k
 
 
+class SpanSettler:
+    """Window-level spans in, final spans out, in constant work per window on long videos.
+
+    Settled spans never change again, so the window-level spans inside them are dropped (and those the
+    length gates reject are never kept); the rest is finalized after the last settled span (which echo
+    suppression looks back at). ``spans()`` always equals ``finalize(all spans added)`` (tested on random
+    windows). Echo-suppressed spans stay in the working set.
+    """
+
+    def __init__(self, cfg: OFFDConfig, rate: float):
+        self.cfg, self.rate = cfg, rate
+        self.raw: list[Span] = []
+        self.final: list[Span] = []
+
+    def add(self, spans: list[Span]) -> None:
+        """Window-level spans; those the length gates drop are never kept (the gates come first)."""
+        lo = self.cfg.frames(self.cfg.min_len_s, self.rate)
+        hi = self.cfg.frames(self.cfg.max_len_s, self.rate) if self.cfg.max_len_s else None
+        self.raw.extend(sp for sp in spans if sp[1] - sp[0] >= lo and (hi is None or sp[1] - sp[0] <= hi))
+
+    def _tail(self) -> list[Span]:
+        return finalize(self.raw, self.cfg, self.rate, self.final[-1] if self.final else None)
+
+    def settle(self, horizon: int | None) -> list[Span]:
+        """Spans that became final now that no later window starts before ``horizon`` (None: end of video)."""
+        tail = self._tail()
+        if horizon is None:
+            self.final += tail
+            self.raw = []
+            return tail
+        new = tail[:settled(tail, horizon)]
+        self.final += new
+        self.raw = [r for r in self.raw if not any(a <= r[0] and r[1] <= b for a, b in new)]
+        return new
+
+    def spans(self) -> list[Span]:
+        return self.final + self._tail()
+
+
 @dataclass
 class _Window:
     start: int
@@ -199,7 +238,7 @@ class OFFDStream:
         self.face: dict[int, bool] = {}
         self.score: dict[int, float] = {}
         self.disp: dict[int, np.ndarray] = {}
-        self.raw_spans: list[Span] = []
+        self.settler = SpanSettler(cfg, self.rate)
         self.windows: list[tuple[int, int]] = []
         self.channel_names: list[str] = []
         self.kept: dict[int, np.ndarray] = {}  # processed position -> image
@@ -208,7 +247,6 @@ class OFFDStream:
         self.win: _Window | None = None
         self.exhausted = False
         self.done = False
-        self.n_final = 0
 
     # -- input -----------------------------------------------------------------------------------------
 
@@ -303,7 +341,7 @@ class OFFDStream:
             self.score[start + j] = max(self.score.get(start + j, 0.0), float(sc[j]))
             self.disp[start + j] = signals[:, j].astype(np.float32)
         absolute = [(start + a, start + b) for a, b in spans]
-        self.raw_spans.extend(absolute)
+        self.settler.add(absolute)
         if self.keep_frames:
             for a, b in absolute:
                 for k in range(a, b + 1):
@@ -323,13 +361,10 @@ class OFFDStream:
     # -- output ----------------------------------------------------------------------------------------
 
     def _emit(self, horizon: int | None) -> list[Span]:
-        """Spans of ``finalize`` that no later window can change (all of them when ``horizon`` is None)."""
-        fin = finalize(self.raw_spans, self.cfg, self.rate)
-        k = len(fin) if horizon is None else max(self.n_final, settled(fin, horizon))
-        new = fin[self.n_final:k]
-        self.n_final = k
+        """Spans that no later window can change (all remaining ones when ``horizon`` is None)."""
+        new = self.settler.settle(horizon)
         if self.keep_frames and horizon is not None:
-            final = fin[:k]
+            final = self.settler.final
             for pos in [p for p in self.kept if p < horizon]:
                 if not any(a <= pos <= b for a, b in final):
                     del self.kept[pos]  # before the horizon and in no final span: never needed
@@ -355,7 +390,7 @@ class OFFDStream:
         for i, v in self.disp.items():
             if v.size == nch and i < n:
                 disp[i] = v
-        spans = finalize(self.raw_spans, self.cfg, self.rate)
+        spans = self.settler.spans()
         index = np.asarray(self.buf.index, dtype=int)
         kept = {}
         if self.keep_frames:
