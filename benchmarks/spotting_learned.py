@@ -260,6 +260,29 @@ def run_job(args: tuple) -> str:
     return job.tag
 
 
+def frame_difference(data, seqs: dict) -> dict:
+    """Reference curves, no learning: mean |F_t − F_{t−k}| + mean |F_t − F_{t+k}| on the same crops the models
+    read, k per type from the suite's GT durations as refcnn3d computes it. It says how much signal the crops
+    carry, not how a spotter should work."""
+    from microexp.spotting.refcnn3d import clamp_refs, k_from_durations, usable_frames
+
+    out: dict = {}
+    for kind in ("me", "mae"):
+        g = data.gt[data.gt["type"] == kind]
+        k = k_from_durations((g["offset"] - g["onset"]).to_numpy())
+        for v in data.videos:
+            seq = seqs[v.video]
+            x = np.asarray(seq.crops, np.float32)
+            t = np.arange(len(x))
+            a, c = clamp_refs(t, k, len(x))
+            d = np.abs(x - x[a]).mean(axis=(1, 2)) + np.abs(x - x[c]).mean(axis=(1, 2))
+            ok = usable_frames(np.asarray(seq.face, bool), k)
+            if ok.any() and not ok.all():
+                d[~ok] = np.median(d[ok])
+            out.setdefault(v.video, {})[kind] = d
+    return out
+
+
 def load_job(work: Path, job: Job) -> dict:
     out = work / job.tag
     s = json.loads((out / "summary.json").read_text())
@@ -390,7 +413,7 @@ def aggregate(rows: list[dict], seeds: list[int]) -> dict:
 
 
 LABEL = {"offd": "OF-FD (training-free)", "refcnn3d": "refcnn3d (LCN)", "refcnn3d_nolcn": "refcnn3d (no LCN)",
-         "mesnet": "MESNet (ME only)"}
+         "mesnet": "MESNet (ME only)", "framediff": "frame difference (no learning; reference)"}
 
 
 def fmt(agg: dict, key: str) -> str:
@@ -464,6 +487,8 @@ def write_page(results: dict, suites: dict, counts: dict, target_dir: Path, tiny
               "| spotter | semantics | type | N_pred | TP | FP | FN | N_GT | P | R | F1 |",
               "|---|---|---|---|---|---|---|---|---|---|---|"]
         for sp, agg in per.items():
+            if sp == "framediff":
+                continue
             r0 = agg["runs"][0]
             for sem in ("megc2020", "softnet"):
                 for typ in ("me", "mae", "overall"):
@@ -699,6 +724,13 @@ def main(argv=None) -> None:
                 results[n][sp]["offd_same_folds"] = {"me_f1": off["megc2020_me"]["f1"], "me_auc": off["me_auc"],
                                                      "overall_f1": off["megc2020_overall"]["f1"],
                                                      "me_n_gt": off["megc2020_me"]["n_gt"]}
+        seqs = get_sequences(data[n], CROP, work / "cache")
+        fd = {"pred": raw[n]["offd"]["pred"].iloc[:0], "curves": frame_difference(data[n], seqs),
+              "train_s": 0.0, "infer_s": 0.0, "infer_frames": 0}
+        results[n]["framediff"] = aggregate([row_of(fd, score_run(data[n], fd), ("me", "mae"))], [])
+        for key in list(results[n]["framediff"]):
+            if "f1" in key or key in ("train_s", "infer_fps"):
+                results[n]["framediff"][key] = None
         vid = sorted(data[n].gt.groupby("video").size().sort_values().index[-1:])[0]
         plots[n] = f"spotting_learned_curves_{n}.png"
         plot_curves(data[n], per_raw, target / plots[n], vid)
