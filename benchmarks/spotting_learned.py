@@ -214,33 +214,63 @@ def job_config(job: Job):
 
 
 def run_job(args: tuple) -> str:
-    """LOSO of one job, then the test curves of every fold's own checkpoint (the per-frame AUC input)."""
+    """LOSO of one job, then the curves of every fold's own checkpoint (the per-frame AUC input)."""
     import cv2
     import torch
 
-    from microexp.experiments.splits import safe_name
     from microexp.io.frames import natural_key
-    from microexp.spotting.registry import get, load_checkpoint
     from microexp.spotting.train import get_sequences, load_spot_data, normalized, run_loso
 
     job, suite_dir, work = args
     cv2.setNumThreads(1)
     torch.set_num_threads(1)
     out = Path(work) / job.tag
-    if (out / "curves.npz").is_file():
+    if (out / "summary.json").is_file() and finish_job(job, Path(work), suite_dir):
         return job.tag
     data = load_spot_data(f"synth:{suite_dir}")
     cfg = job_config(job)
     seqs = get_sequences(data, cfg.size, Path(work) / "cache")
-    nd = normalized(data)
-    subjects = sorted({v.subject for v in nd.videos}, key=natural_key)
+    subjects = sorted({v.subject for v in normalized(data).videos}, key=natural_key)
     n_folds = (MESNET_FOLDS if job.arch == "mesnet" else REFCNN_FOLDS).get(job.suite)
     if n_folds:
         subjects = subjects[:n_folds]
-    summary = run_loso(job.arch, data, out, cfg, seqs=seqs, subjects=subjects)
+    run_loso(job.arch, data, out, cfg, seqs=seqs, subjects=subjects)
+    finish_job(job, Path(work), suite_dir, data, seqs)
+    return job.tag
+
+
+def fold_files(out: Path) -> list[Path]:
+    return sorted(p for p in (out / "folds").glob("*.json")) if (out / "folds").is_dir() else []
+
+
+def finish_job(job: Job, work: Path, suite_dir, data=None, seqs=None) -> bool:
+    """Test curves (and, for refcnn3d, curves on two training videos) of every finished fold's checkpoint.
+
+    Reads the fold files, so a run cut short by the time budget is scored on the folds it finished.
+    """
+    import torch
+
+    from microexp.experiments.splits import safe_name
+    from microexp.spotting.registry import get, load_checkpoint
+    from microexp.spotting.train import get_sequences, load_spot_data, normalized
+
+    out = work / job.tag
+    files = fold_files(out)
+    if not files:
+        return False
+    done = out / "curves.json"
+    if done.is_file() and json.loads(done.read_text()).get("folds") == len(files):
+        return True
+    torch.set_num_threads(1)
+    if data is None:
+        data = load_spot_data(f"synth:{suite_dir}")
+    if seqs is None:
+        seqs = get_sequences(data, CROP, work / "cache")
+    nd = normalized(data)
     entry = get(job.arch)
-    curves, train_curves, t0, n = {}, {}, time.perf_counter(), 0
-    for subj in subjects:
+    curves, train_curves = {}, {}
+    for f in files:
+        subj = json.loads(f.read_text())["result"]["info"]["test_subject"]
         ckpt = load_checkpoint(out / "folds" / f"{safe_name(subj)}.weights.pt", job.arch)
         for kind, m in ckpt["models"].items():
             model, meta = entry.unpack(m, 1.0)
@@ -248,16 +278,14 @@ def run_job(args: tuple) -> str:
                 if v.subject == subj:
                     curves[f"{v.video}|{kind}"] = np.asarray(entry.score(model, meta, seqs[v.video], kind).raw,
                                                              np.float32)
-                    n += seqs[v.video].n_frames
             if job.arch == "refcnn3d":  # how well the fold fits its own training data: two training videos
                 for v in [v for v in nd.videos if v.subject != subj][:2]:
                     train_curves[f"{subj}/{v.video}|{kind}"] = np.asarray(
                         entry.score(model, meta, seqs[v.video], kind).raw, np.float32)
-    (out / "curves_time.json").write_text(json.dumps({"seconds": time.perf_counter() - t0, "frames": n,
-                                                      "train_s": summary["train_s"]}))
     np.savez(out / "train_curves.npz", **train_curves)
     np.savez(out / "curves.npz", **curves)
-    return job.tag
+    done.write_text(json.dumps({"folds": len(files)}))
+    return True
 
 
 def frame_difference(data, seqs: dict) -> dict:
@@ -284,26 +312,28 @@ def frame_difference(data, seqs: dict) -> dict:
 
 
 def load_job(work: Path, job: Job) -> dict:
+    """A job's finished folds: predictions, fold infos, curves."""
     out = work / job.tag
-    s = json.loads((out / "summary.json").read_text())
-    pred = pd.read_csv(out / "predictions.csv", dtype={"vid": str}).rename(
-        columns={"vid": "video", "pred_onset": "onset", "pred_offset": "offset"})
+    results = [json.loads(f.read_text())["result"] for f in fold_files(out)]
+    folds = [r["info"] for r in results]
+    pred = pd.concat([pd.DataFrame(r["predictions"]) for r in results], ignore_index=True)
+    pred = pred.astype({"video": str}) if len(pred) else pd.DataFrame(columns=["video", "onset", "offset", "type"])
     curves: dict = {}
     with np.load(out / "curves.npz") as z:
         for key in z.files:
             vid, kind = key.split("|")
             curves.setdefault(vid, {})[kind] = z[key]
     train_curves: dict = {}
-    if (out / "train_curves.npz").is_file():
-        with np.load(out / "train_curves.npz") as z:
-            for key in z.files:
-                vid, kind = key.split("/", 1)[1].split("|")
-                train_curves.setdefault(key.split("|")[0], {})[kind] = (vid, z[key])
-    folds = s["folds"]
-    infer_s = sum(k.get("infer_s", 0.0) for f in folds for k in f["kinds"].values() if isinstance(k, dict))
-    frames = sum(k.get("infer_frames", 0) for f in folds for k in f["kinds"].values() if isinstance(k, dict))
-    return {"pred": pred, "curves": curves, "train_s": s["train_s"], "infer_s": infer_s, "infer_frames": frames,
-            "summary": s, "train_curves": train_curves}
+    with np.load(out / "train_curves.npz") as z:
+        for key in z.files:
+            vid, kind = key.split("/", 1)[1].split("|")
+            train_curves.setdefault(key.split("|")[0], {})[kind] = (vid, z[key])
+    kinds = [k for k in job_config(job).kinds]
+    ks = [k for f in folds for k in f["kinds"].values() if isinstance(k, dict)]
+    summary = {"config": {"kinds": kinds}, "folds": folds}
+    return {"pred": pred, "curves": curves, "train_s": sum(k.get("fit_s", 0.0) for k in ks),
+            "infer_s": sum(k.get("infer_s", 0.0) for k in ks), "infer_frames": sum(k.get("infer_frames", 0) for k in ks),
+            "summary": summary, "train_curves": train_curves}
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -724,7 +754,7 @@ def main(argv=None) -> None:
     seeds = list(SEEDS[: args.seeds])
     jobs = jobs_for(names, args.skip_mesnet, seeds)
     if not args.page_only:
-        todo = [(j, str(dirs[j.suite]), str(work)) for j in jobs if not (work / j.tag / "curves.npz").is_file()]
+        todo = [(j, str(dirs[j.suite]), str(work)) for j in jobs if not (work / j.tag / "summary.json").is_file()]
         if todo:
             import multiprocessing as mp
 
@@ -738,7 +768,7 @@ def main(argv=None) -> None:
         per_raw = {"offd": raw[n]["offd"]}
         groups: dict = {"offd": [(None, raw[n]["offd"])]}
         for j in jobs:
-            if j.suite == n and (work / j.tag / "curves.npz").is_file():
+            if j.suite == n and finish_job(j, work, dirs[n], data[n]):
                 r = load_job(work, j)
                 groups.setdefault(j.spotter, []).append((j.seed, r))
                 per_raw.setdefault(j.spotter, r)
