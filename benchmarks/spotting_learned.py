@@ -791,7 +791,9 @@ def main(argv=None) -> None:
         for key in list(results[n]["framediff"]):
             if "f1" in key or key in ("train_s", "infer_fps"):
                 results[n]["framediff"][key] = None
-        vid = sorted(data[n].gt.groupby("video").size().sort_values().index[-1:])[0]
+        shown = set.intersection(*[set(r["curves"]) for r in per_raw.values()])  # a video every spotter tested
+        sizes = data[n].gt[data[n].gt["video"].isin(shown)].groupby("video").size().sort_values(kind="stable")
+        vid = sizes.index[-1] if len(sizes) else data[n].videos[0].video
         plots[n] = f"spotting_learned_curves_{n}.png"
         plot_curves(data[n], per_raw, target / plots[n], vid)
     write_page(results, suites, counts, target, args.tiny, plots[names[0]] if plots else None,
