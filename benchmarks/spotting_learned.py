@@ -514,7 +514,8 @@ def write_page(results: dict, suites: dict, counts: dict, target_dir: Path, tiny
           f"crop {CROP} px; refcnn3d "
           f"{REFCNN}; MESNet {MESNET}; seeds {list(SEEDS)} for refcnn3d with and without LCN, seed {SEEDS[0]} for "
           "MESNet. One torch thread per job, two jobs at a time on the 2-core machine "
-          f"(wall time of this run {total_s / 60:.0f} min).",
+          f"(this invocation: {total_s / 60:.0f} min; stages already cached in the work folder are not rerun, so "
+          "the training cost is the `train s` column).",
           "* Per-frame ROC-AUC: the score curve of the fold's own checkpoint on its test videos, pooled over all "
           "test videos; positives are frames inside a GT interval of the type, negatives frames outside every "
           "expression (`*_auc_all` in the JSON: against every other frame). refcnn3d: the model's output for frame "
