@@ -100,6 +100,10 @@ def test_finalize_length_gates_and_echo():
     # ends and is longer than 15 frames: echo-suppressed
     assert out == [(100, 120)]
     assert finalize(spans, with_overrides(cfg, echo_suppress=False), rate) == [(100, 120), (130, 160)]
+    # an "echo" stronger than the interval before it is an expression of its own (microexp): kept
+    strength = {(100, 120): 2.0, (130, 160): 5.0}
+    assert finalize(spans, cfg, rate, peak=strength.get) == [(100, 120), (130, 160)]
+    assert finalize(spans, cfg, rate, peak={(100, 120): 5.0, (130, 160): 2.0}.get) == [(100, 120)]
 
 
 def test_analyse_window_finds_expression_in_one_channel():

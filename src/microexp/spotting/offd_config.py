@@ -49,6 +49,7 @@ class OFFDConfig:
     echo_suppress: bool = True
     echo_gap_s: float = 0.5
     echo_min_len_s: float = 0.5
+    echo_keeps_stronger: bool = True  # an "echo" stronger than the interval before it is kept (microexp)
     me_mae_split_s: float = 0.5
     face_check_s: float = 0.2  # how often the tracked face is verified (marks no-face frames)
     adaptive_scale: bool = False  # microexp extension: scale thresholds by the video's own noise level

@@ -5,6 +5,7 @@ Pure functions of arrays; no video, no face. Pixel constants arrive already scal
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 
 import numpy as np
@@ -150,23 +151,40 @@ def analyse_window(signals: np.ndarray, groups: list[str], cfg: OFFDConfig,
     return merge_overlapping(spans, cfg.fuse_overlap), filtered, score
 
 
-def finalize(spans: list[tuple[int, int]], cfg: OFFDConfig, rate: float,
-             prev: tuple[int, int] | None = None) -> list[tuple[int, int]]:
+def finalize(spans: list[tuple[int, int]], cfg: OFFDConfig, rate: float, prev: tuple[int, int] | None = None,
+             peak: Callable[[tuple[int, int]], float] | None = None) -> list[tuple[int, int]]:
     """Video-level length filter, union-merge and echo suppression (spec §3.11).
 
     ``prev``: the last interval already final before these (echo suppression looks back at it).
+    ``peak``: an interval's strength (max score). The reference drops every long interval that starts
+    < 0.5 s after the previous one as an "echo" of it; an echo (the face returning towards a reference
+    taken inside an expression) is never stronger than the expression, so with ``peak`` an interval
+    stronger than the one before it is kept (on WolfgangLanger_Pexels.mp4 the strongest stretch, 7× the
+    threshold, was dropped after a 2.5× interval).
     """
+    return echo_stage(merge_stage(spans, cfg, rate), cfg, rate, prev, peak)
+
+
+def merge_stage(spans: list[tuple[int, int]], cfg: OFFDConfig, rate: float) -> list[tuple[int, int]]:
+    """``finalize``'s first part: length gates, then union-merge; sorted."""
     lo = cfg.frames(cfg.min_len_s, rate)
     hi = cfg.frames(cfg.max_len_s, rate) if cfg.max_len_s else None
     kept = [sp for sp in spans if sp[1] - sp[0] >= lo and (hi is None or sp[1] - sp[0] <= hi)]
     kept = merge_overlapping(sorted(kept), cfg.fuse_overlap)
     kept.sort()
+    return kept
+
+
+def echo_stage(kept: list[tuple[int, int]], cfg: OFFDConfig, rate: float, prev: tuple[int, int] | None = None,
+               peak: Callable[[tuple[int, int]], float] | None = None) -> list[tuple[int, int]]:
+    """``finalize``'s second part: echo suppression, scanning in order and looking back only."""
     if cfg.echo_suppress:
         gap, min_len = cfg.frames(cfg.echo_gap_s, rate), cfg.frames(cfg.echo_min_len_s, rate)
         out: list[tuple[int, int]] = [] if prev is None else [prev]
         for sp in kept:
             if out and sp[0] - out[-1][1] < gap and sp[1] - sp[0] > min_len:
-                continue
+                if peak is None or peak(sp) <= peak(out[-1]):
+                    continue
             out.append(sp)
         kept = out if prev is None else out[1:]
     return kept

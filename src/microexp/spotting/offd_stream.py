@@ -25,7 +25,7 @@ from microexp.face.track import FaceTrack, FaceTrackBuilder
 from microexp.io.video import Frame
 from microexp.records import Interval
 from microexp.spotting.offd_config import OFFDConfig
-from microexp.spotting.offd_signal import analyse_window, finalize
+from microexp.spotting.offd_signal import analyse_window, echo_stage, merge_stage
 from microexp.spotting.offd_track import Track, WindowTracker
 
 Span = tuple[int, int]
@@ -173,8 +173,8 @@ class SpanSettler:
     windows). Echo-suppressed spans stay in the working set.
     """
 
-    def __init__(self, cfg: OFFDConfig, rate: float):
-        self.cfg, self.rate = cfg, rate
+    def __init__(self, cfg: OFFDConfig, rate: float, peak: Callable[[Span], float] | None = None):
+        self.cfg, self.rate, self.peak = cfg, rate, peak
         self.raw: list[Span] = []
         self.final: list[Span] = []
 
@@ -184,23 +184,29 @@ class SpanSettler:
         hi = self.cfg.frames(self.cfg.max_len_s, self.rate) if self.cfg.max_len_s else None
         self.raw.extend(sp for sp in spans if sp[1] - sp[0] >= lo and (hi is None or sp[1] - sp[0] <= hi))
 
-    def _tail(self) -> list[Span]:
-        return finalize(self.raw, self.cfg, self.rate, self.final[-1] if self.final else None)
+    def _tail(self) -> tuple[list[Span], list[Span]]:
+        merged = merge_stage(self.raw, self.cfg, self.rate)
+        return merged, echo_stage(merged, self.cfg, self.rate, self.final[-1] if self.final else None, self.peak)
 
     def settle(self, horizon: int | None) -> list[Span]:
         """Spans that became final now that no later window starts before ``horizon`` (None: end of video)."""
-        tail = self._tail()
+        merged, tail = self._tail()
         if horizon is None:
             self.final += tail
             self.raw = []
             return tail
-        new = tail[:settled(tail, horizon)]
+        k = settled(tail, horizon)
+        new = tail[:k]
         self.final += new
-        self.raw = [r for r in self.raw if not any(a <= r[0] and r[1] <= b for a, b in new)]
+        # merged spans sorted before the first unsettled one and ending before the horizon are final or
+        # echo-dropped for good: nothing later can merge with them or change their echo decision
+        first = tail[k] if k < len(tail) else None
+        dead = [m for m in merged if m[1] < horizon and (first is None or m < first)]
+        self.raw = [r for r in self.raw if not any(a <= r[0] and r[1] <= b for a, b in dead)]
         return new
 
     def spans(self) -> list[Span]:
-        return self.final + self._tail()
+        return self.final + self._tail()[1]
 
 
 @dataclass
@@ -238,7 +244,7 @@ class OFFDStream:
         self.face: dict[int, bool] = {}
         self.score: dict[int, float] = {}
         self.disp: dict[int, np.ndarray] = {}
-        self.settler = SpanSettler(cfg, self.rate)
+        self.settler = SpanSettler(cfg, self.rate, self._peak if cfg.echo_keeps_stronger else None)
         self.windows: list[tuple[int, int]] = []
         self.channel_names: list[str] = []
         self.kept: dict[int, np.ndarray] = {}  # processed position -> image
@@ -359,6 +365,10 @@ class OFFDStream:
         return self._emit(nxt)
 
     # -- output ----------------------------------------------------------------------------------------
+
+    def _peak(self, span: Span) -> float:
+        """Largest score inside a span (final for the frames of a span that is being settled)."""
+        return max((self.score.get(i, 0.0) for i in range(span[0], span[1] + 1)), default=0.0)
 
     def _emit(self, horizon: int | None) -> list[Span]:
         """Spans that no later window can change (all remaining ones when ``horizon`` is None)."""
