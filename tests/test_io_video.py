@@ -118,3 +118,20 @@ def test_hevc_and_h264_decode():
         src = VideoSource(shared_path("video", name))
         assert src.info.codec == codec
         assert sum(1 for _ in src.frames(gray=True)) == n
+
+
+def test_remuxed_matroska_reports_its_real_rate(tmp_path):
+    """A stream-copied .mkv of a real clip reports average_rate 24000 beside guessed_rate 23.976: the plausible
+    header rate is used (it used to be refused as 'outside 1..10000'), and the frames are all there."""
+    src = shared_path("video", "WolfgangLanger_Pexels.mp4")
+    out = tmp_path / "remux.mkv"
+    with av.open(str(src)) as i, av.open(str(out), "w") as o:
+        s = i.streams.video[0]
+        t = o.add_stream_from_template(s)
+        for p in i.demux(s):
+            if p.dts is not None:
+                p.stream = t
+                o.mux(p)
+    info = VideoSource(out).info
+    assert abs(info.fps - VideoSource(src).info.fps) < 0.01
+    assert sum(1 for _ in VideoSource(out).frames(gray=True)) == 472

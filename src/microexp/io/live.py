@@ -22,7 +22,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from microexp.errors import InputError, VideoError
-from microexp.io.video import Frame, _luma, _short
+from microexp.io.video import Frame, _luma, _short, header_rate
 
 NETWORK_SCHEMES = ("rtsp://", "rtsps://", "rtmp://", "http://", "https://", "udp://", "tcp://", "srt://")
 KINDS = ("camera", "device", "url", "pipe", "file")
@@ -145,7 +145,7 @@ class LiveSource:
             container.close()
             raise VideoError("no video stream (audio only or not a video)", self.name)
         stream = container.streams.video[0]
-        rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+        rate = header_rate(stream)
         fps = float(self._fps_override) if self._fps_override else (float(rate) if rate else 0.0)
         if fps <= 0:
             container.close()

@@ -110,6 +110,16 @@ def typical_face_width(result) -> float | None:
     return float(np.median(widths)) if widths.size else None
 
 
+def header_rate(stream):
+    """The first plausible rate a stream's header gives (average, guessed, base), else the first given, else None.
+
+    A remuxed Matroska stream can report ``average_rate`` 24000 next to a correct ``guessed_rate`` of 23.976: an
+    implausible rate is passed over rather than trusted or refused.
+    """
+    rates = [r for r in (stream.average_rate, stream.guessed_rate, stream.base_rate) if r]
+    return next((r for r in rates if MIN_RATE <= float(r) <= MAX_RATE), rates[0] if rates else None)
+
+
 class VideoSource:
     """A video file or a folder of frames, opened lazily; iterate ``frames()`` to stream ``Frame`` records.
 
@@ -164,7 +174,7 @@ class VideoSource:
             raise VideoError("file is empty (0 bytes)", self.path)
         with self._open() as container:
             stream = container.streams.video[0]
-            rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+            rate = header_rate(stream)
             nominal = float(fps) if fps else (float(rate) if rate else 0.0)
             if nominal <= 0:
                 raise VideoError("frame rate unknown; pass --fps", self.path)
