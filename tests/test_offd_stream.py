@@ -72,6 +72,24 @@ def test_keep_frames_holds_every_final_interval_frame(clip, whole):
         assert img.ndim == 3 and np.array_equal(img, by_index[k])  # the frame as pushed (BGR)
 
 
+def test_keep_filter_keeps_only_the_named_frames_of_each_final_interval(clip, detector, whole):
+    """What ``analyze`` needs kept (onset/apex/offset, plus a lead-in before each onset) stays, the rest of each
+    final interval is dropped as soon as it is final: memory does not grow with the intervals' lengths."""
+    from microexp.spotting.offd_stream import span_interval
+
+    frames, fps = clip
+    res = run_offd(iter(frames), fps, SHORT, detector, keep_frames=True, keep_before_s=0.2,
+                   keep_filter=lambda iv: (iv.onset, iv.apex, iv.offset))
+    assert res.spans == whole.spans
+    ivs = [span_interval(sp, res.proc_index, res.proc_time, res.score, SHORT.me_mae_split_s) for sp in res.spans]
+    named = {i for iv in ivs for i in (iv.onset, iv.apex, iv.offset)}
+    assert named <= set(res.kept)  # every named frame is there
+    assert len(res.kept) < len(whole.kept)  # and the interiors are gone
+    m = round(0.2 * res.rate)
+    near = {int(res.proc_index[p]) for a, b in res.spans for p in range(max(0, a - m), b + 1)}
+    assert set(res.kept) <= near  # nothing outside the intervals and their lead-in
+
+
 def pseudo_peak(span):
     return (span[0] * 7919 + span[1] * 104729) % 97  # any fixed strength per span
 

@@ -109,7 +109,8 @@ class OFFDSpotter:
         # grey (the decoder's luma) either way, so `spot` and `analyze` measure the very same frames
         res = run_offd(prefetch(src.frames(gray=True)), src.info.fps, cfg, progress=progress,
                        total_frames=src.info.n_frames, keep_frames=keep_frames,
-                       keep_before_s=keep[0] if keep else 0.0)
+                       keep_before_s=keep[0] if keep else 0.0,
+                       keep_filter=(lambda iv: keep[1](iv, src.info.fps)) if keep else _three)
         if res.proc_index.size == 0:
             raise NoFaceError("no frames decoded", path)
         if not res.face.any():
@@ -126,6 +127,10 @@ class OFFDSpotter:
                           offd=res)
 
 
+def _three(iv: Interval) -> tuple[int, int, int]:
+    return iv.onset, iv.apex, iv.offset
+
+
 def _plain(v):
     return asdict(v) if hasattr(v, "__dataclass_fields__") else v
 
@@ -134,18 +139,12 @@ OFFD = OFFDSpotter()
 
 
 def spans_to_intervals(res: OFFDResult, fps: float) -> list[Interval]:
-    """Processed-frame spans → original-frame ``Interval``s typed ME/MaE by duration in seconds."""
-    out = []
-    for on, off in res.spans:
-        on = int(np.clip(on, 0, res.proc_index.size - 1))
-        off = int(np.clip(off, on, res.proc_index.size - 1))
-        seg = res.score[on:off + 1]
-        apex = on + int(np.argmax(seg)) if seg.size else on
-        dur = float(res.proc_time[off] - res.proc_time[on])
-        kind = "mae" if dur > res.config.me_mae_split_s else "me"
-        out.append(Interval(int(res.proc_index[on]), int(res.proc_index[apex]), int(res.proc_index[off]), kind,
-                            float(seg.max()) if seg.size else 0.0))
-    return out
+    """Processed-frame spans → original-frame ``Interval``s typed ME/MaE by duration in seconds (the stream's
+    own conversion, so ``watch`` and the frames kept while streaming agree with ``spot``)."""
+    from microexp.spotting.offd_stream import span_interval
+
+    return [span_interval(sp, res.proc_index, res.proc_time, res.score, res.config.me_mae_split_s)
+            for sp in res.spans]
 
 
 # ---------------------------------------------------------------------------------------------------------

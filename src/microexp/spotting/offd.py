@@ -58,10 +58,11 @@ __all__ = ["BROW", "MOUTH", "NOSE", "PRESETS", "PRESET_ALIASES", "Channel", "Fra
 
 def run_offd(frames: Iterable[Frame], fps: float, cfg: OFFDConfig | None = None,
              detector: LandmarkDetector | None = None, progress: Callable[[int, int | None], None] | None = None,
-             total_frames: int | None = None, keep_frames: bool = False, keep_before_s: float = 0.0) -> OFFDResult:
+             total_frames: int | None = None, keep_frames: bool = False, keep_before_s: float = 0.0,
+             keep_filter=None) -> OFFDResult:
     """Run OF-FD over a stream of ``Frame`` records (grey or BGR); memory holds one window of frames."""
     stream = OFFDStream(fps, cfg, detector, keep_frames=keep_frames, progress=progress, total_frames=total_frames,
-                        keep_before_s=keep_before_s)
+                        keep_before_s=keep_before_s, keep_filter=keep_filter)
     for fr in frames:
         stream.push(fr)
     stream.close()

@@ -231,7 +231,8 @@ class OFFDStream:
 
     def __init__(self, fps: float, cfg: OFFDConfig | None = None, detector: LandmarkDetector | None = None,
                  keep_frames: bool = False, progress: Callable[[int, int | None], None] | None = None,
-                 total_frames: int | None = None, keep_before_s: float = 0.0):
+                 total_frames: int | None = None, keep_before_s: float = 0.0,
+                 keep_filter: Callable[[Interval], Iterable[int]] | None = None):
         self.cfg = cfg = cfg or OFFDConfig()
         self.tracker = WindowTracker(cfg, detector or LandmarkDetector())
         self.rate = working_rate(fps, cfg.work_rate_hz)
@@ -240,6 +241,7 @@ class OFFDStream:
         self.check_every = cfg.frames(cfg.face_check_s, self.rate)
         self.keep_frames = keep_frames
         self.keep_before = int(round(max(0.0, keep_before_s) * self.rate))
+        self.keep_filter = keep_filter  # once an interval is final, only the original frames it names are kept
         self.progress, self.total = progress, total_frames
         self.resampler = Resampler(self.rate)
         self.buf = FrameBuffer(keep_source=keep_frames)
@@ -381,7 +383,23 @@ class OFFDStream:
             for pos in [p for p in self.kept if p < horizon]:
                 if not any(a - self.keep_before <= pos <= b for a, b in spans):
                     del self.kept[pos]  # before the horizon and in no span: never needed
+        if self.keep_frames and self.keep_filter is not None and new:
+            self._keep_only_wanted(new)
         return new
+
+    def _keep_only_wanted(self, new: list[Span]) -> None:
+        """Memory stays flat in video length: a final interval keeps only the frames its consumer names (e.g.
+        onset/apex/offset), unless a frame also lies in another span (with its lead-in)."""
+        m = self.keep_before
+        fresh = {tuple(sp) for sp in new}
+        others = [sp for sp in self.settler.spans() if tuple(sp) not in fresh]
+        for span in new:
+            want = {int(i) for i in self.keep_filter(self.interval(span))}
+            a, b = span
+            for pos in [p for p in self.kept if a - m <= p <= b]:
+                if int(self.buf.index[pos]) in want or any(c - m <= pos <= d for c, d in others):
+                    continue
+                del self.kept[pos]
 
     def interval(self, span: Span) -> Interval:
         """A final span as an ``Interval`` in original frames (the score of a final span's frames is final)."""
