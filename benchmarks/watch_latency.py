@@ -30,16 +30,9 @@ KINDS = ("file", "realtime", "pipe", "http")
 
 
 def remux_mkv(src: Path, dst: Path) -> Path:
-    import av
+    from microexp.io.video import remux
 
-    with av.open(str(src)) as inp, av.open(str(dst), "w", format="matroska") as out:
-        s = inp.streams.video[0]
-        o = out.add_stream_from_template(s)
-        for p in inp.demux(s):
-            if p.dts is not None:
-                p.stream = o
-                out.mux(p)
-    return dst
+    return remux(src, dst, "matroska")
 
 
 class _Quiet(SimpleHTTPRequestHandler):

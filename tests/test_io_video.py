@@ -8,7 +8,7 @@ import pytest
 from microexp.errors import InputError, VideoError
 from microexp.io.atomic import write_text
 from microexp.io.frames import natural_key
-from microexp.io.video import VideoSource, write_video
+from microexp.io.video import VideoSource, remux, write_video
 
 from conftest import shared_path
 
@@ -124,14 +124,7 @@ def test_remuxed_matroska_reports_its_real_rate(tmp_path):
     """A stream-copied .mkv of a real clip reports average_rate 24000 beside guessed_rate 23.976: the plausible
     header rate is used (it used to be refused as 'outside 1..10000'), and the frames are all there."""
     src = shared_path("video", "WolfgangLanger_Pexels.mp4")
-    out = tmp_path / "remux.mkv"
-    with av.open(str(src)) as i, av.open(str(out), "w") as o:
-        s = i.streams.video[0]
-        t = o.add_stream_from_template(s)
-        for p in i.demux(s):
-            if p.dts is not None:
-                p.stream = t
-                o.mux(p)
+    out = remux(src, tmp_path / "remux.mkv")
     info = VideoSource(out).info
     assert abs(info.fps - VideoSource(src).info.fps) < 0.01
     assert sum(1 for _ in VideoSource(out).frames(gray=True)) == 472

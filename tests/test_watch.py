@@ -13,24 +13,9 @@ import pytest
 
 from microexp.errors import InputError, VideoError
 from microexp.io.live import Backoff, LiveSource, resolve_source
-from microexp.io.video import VideoSource
+from microexp.io.video import VideoSource, remux
 
 from conftest import shared_path
-
-
-def remux(src, dst, fmt: str = "matroska"):
-    """Copy the video packets into a streamable container (what a pipe or an HTTP stream carries)."""
-    import av
-
-    with av.open(str(src)) as inp, av.open(str(dst), "w", format=fmt) as out:
-        s = inp.streams.video[0]
-        o = out.add_stream_from_template(s)
-        for p in inp.demux(s):
-            if p.dts is None:
-                continue
-            p.stream = o
-            out.mux(p)
-    return dst
 
 
 @pytest.fixture(scope="module")

@@ -352,6 +352,21 @@ def _short(err: Exception) -> str:
     return str(err).splitlines()[0][:160] if str(err) else type(err).__name__
 
 
+def remux(src: str | Path, dst: str | Path, fmt: str = "matroska") -> Path:
+    """Copy a video's packets into another container without re-encoding (e.g. Matroska, which a pipe or an
+    HTTP stream can carry: an MP4 whose index sits at its end cannot be streamed)."""
+    import av
+
+    with av.open(str(src)) as inp, av.open(str(dst), "w", format=fmt) as out:
+        s = inp.streams.video[0]
+        o = out.add_stream_from_template(s)
+        for p in inp.demux(s):
+            if p.dts is not None:  # the demuxer's final flush packet
+                p.stream = o
+                out.mux(p)
+    return Path(dst)
+
+
 def write_video(path: str | Path, frames, fps: float, codec: str = "libx264", crf: int = 18,
                 x264_params: str | None = None, comment: str | None = None) -> Path:
     """Write BGR frames to an H.264 file atomically (temp file, then rename).
