@@ -3,7 +3,8 @@
 Frames come from the crop cache (``features.cache``), so a second run or a second model never decodes again.
 Every fold is seeded from (seed, test subject), re-initialises its models, derives k / anchors from its
 training subjects only, picks the peak threshold ``p`` on its training subjects only (or uses a fixed p)
-and is written atomically with a ``fold.json`` marker: an interrupted run resumes at the first missing fold.
+and runs on the experiment layer (``microexp.experiments``): each finished fold is one atomic file in the fold
+store, so an interrupted run resumes at the first missing fold, and a folder holding another run is refused.
 """
 
 from __future__ import annotations
