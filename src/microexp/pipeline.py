@@ -93,11 +93,12 @@ def analyze(path: str | Path, fps: float | None = None, spotter: str = "offd", r
     spot = spot_video(path, spotter=spotter, weights=weights, fps=fps, preset=preset, progress=progress,
                       keep_frames=True, cache_dir=cache_dir, keep=(macro.MacroConfig().lookback_s, needed))
     rate = spot.info.fps
+    grid = spot.trace.index  # the frames the spotter processed (and kept): the macro path reads only those
     starts = _not_before(spot.intervals)
     wanted = {i for iv in spot.intervals for i in (iv.onset, iv.apex, iv.offset)}
     for iv, nb in zip(spot.intervals, starts, strict=True):
         if iv.kind == "mae":  # macro path: reference face before the onset, apex averaged (recognition/macro.py)
-            wanted |= macro.wanted_frames(iv.onset, iv.apex, rate, not_before=nb, last=spot.n_frames - 1)
+            wanted |= macro.wanted_frames(iv.onset, iv.apex, rate, not_before=nb, last=spot.n_frames - 1, grid=grid)
     frames = spot.frames
     missing = wanted - set(frames)
     if missing:  # frames the spotter did not keep cost one more decoding pass, never a wrong answer
@@ -110,7 +111,7 @@ def analyze(path: str | Path, fps: float | None = None, spotter: str = "offd", r
         read = None
         if iv.kind == "mae" and ap is not None:
             read = macro.recognize_macro(frames, iv.onset, iv.apex, rate, not_before=nb, weights=rec_weights,
-                                         landmarks_of=_track_landmarks(spot))  # thumbnails: the spotted frames
+                                         landmarks_of=_track_landmarks(spot), grid=grid)  # thumbnails: spotted
         lm = spot.track.landmarks_at(iv.onset) if spot.track is not None else None
         if lm is None or on is None or ap is None:
             expressions.append(Expression(iv, "unknown", {}))

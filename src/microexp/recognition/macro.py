@@ -71,10 +71,24 @@ def apex_frames(apex: int, fps: float, cfg: MacroConfig = MacroConfig(), last: i
     return sorted(i for i in out if i >= 0 and (last is None or i <= last))
 
 
+def on_grid(indices, grid, lo: int = 0, hi: int | None = None) -> list[int]:
+    """Each index moved to the nearest frame of ``grid`` (the frames a spotter processed: every 7th of a 200 fps
+    video), kept within ``[lo, hi]``, deduplicated; unchanged when ``grid`` is None."""
+    out = sorted(set(indices))
+    if grid is not None and len(grid):
+        g = np.asarray(grid)
+        pos = np.clip(np.searchsorted(g, out), 1, len(g) - 1) if len(g) > 1 else np.zeros(len(out), int)
+        near = [int(g[p - 1]) if len(g) > 1 and abs(i - g[p - 1]) <= abs(g[p] - i) else int(g[p])
+                for i, p in zip(out, pos, strict=True)]
+        out = sorted(set(near))
+    return [i for i in out if i >= lo and (hi is None or i <= hi)]
+
+
 def wanted_frames(onset: int, apex: int, fps: float, cfg: MacroConfig = MacroConfig(), not_before: int = 0,
-                  last: int | None = None) -> set[int]:
-    """Every frame the macro path reads for one interval (to decode them in one pass)."""
-    return set(reference_candidates(onset, fps, cfg, not_before)) | set(apex_frames(apex, fps, cfg, last))
+                  last: int | None = None, grid=None) -> set[int]:
+    """Every frame the macro path reads for one interval (to decode or keep them in one pass)."""
+    refs = on_grid(reference_candidates(onset, fps, cfg, not_before), grid, not_before, onset)
+    return set(refs) | set(on_grid(apex_frames(apex, fps, cfg, last), grid, 0, last))
 
 
 def _iod(lm: np.ndarray) -> float:
@@ -97,10 +111,12 @@ def _gray(img: np.ndarray) -> np.ndarray:
 def recognize_macro(frames: Mapping[int, np.ndarray], onset: int, apex: int, fps: float, *,
                     cfg: MacroConfig = MacroConfig(), not_before: int = 0, weights=None,
                     detector: LandmarkDetector | None = None,
-                    landmarks_of: Callable[[int, np.ndarray], np.ndarray | None] | None = None) -> MacroReading | None:
+                    landmarks_of: Callable[[int, np.ndarray], np.ndarray | None] | None = None,
+                    grid=None) -> MacroReading | None:
     """Read one macro-expression from decoded frames (BGR or grey, keyed by 0-based index).
 
-    ``frames`` must hold :func:`wanted_frames`; missing ones are skipped. ``landmarks_of(index, grey)`` gives a
+    ``frames`` must hold :func:`wanted_frames` (with the same ``grid``: the frames the spotter processed, so
+    that a 200 fps video needs no frame it did not already decode and keep); missing ones are skipped. ``landmarks_of(index, grey)`` gives a
     frame's 68 landmarks (``analyze`` passes one that reads them inside the face track's box, so no face is
     detected again); without it faces are detected. Returns None when no face is found on the apex or on any
     reference candidate.
@@ -117,7 +133,7 @@ def recognize_macro(frames: Mapping[int, np.ndarray], onset: int, apex: int, fps
     if lm_apex is None:
         return None
     best = None
-    for i in reference_candidates(onset, fps, cfg, not_before):
+    for i in on_grid(reference_candidates(onset, fps, cfg, not_before), grid, not_before, onset):
         if i not in frames or i == apex:
             continue
         lm = landmarks_of(i, _gray(frames[i]))
@@ -130,7 +146,7 @@ def recognize_macro(frames: Mapping[int, np.ndarray], onset: int, apex: int, fps
         return None
     dist, ref, lm_ref = best
     ref_crop, M = similarity_align(_gray(frames[ref]), lm_ref, cfg.crop)
-    aps = [i for i in apex_frames(apex, fps, cfg) if i in frames]
+    aps = [i for i in on_grid(apex_frames(apex, fps, cfg), grid) if i in frames]
     pairs = []
     for i in aps:
         crop = cv2.warpAffine(_gray(frames[i]), M, (cfg.crop, cfg.crop), flags=cv2.INTER_LINEAR,

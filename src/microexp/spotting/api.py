@@ -121,7 +121,10 @@ class OFFDSpotter:
                     "work_rate_hz": round(float(res.rate), 4), **{k: _plain(v) for k, v in overrides.items()}}
         intervals = spans_to_intervals(res, src.info.fps)
         wanted = {i for iv in intervals for i in (keep[1](iv, src.info.fps) if keep else (iv.onset, iv.apex, iv.offset))}
-        frames = {i: res.kept[i] for i in sorted(wanted) if i in res.kept}
+        from microexp.spotting.offd_stream import nearest_positions
+
+        held = {int(res.proc_index[p]) for p in nearest_positions(res.proc_index, wanted)}  # processed frames
+        frames = {i: res.kept[i] for i in sorted(held) if i in res.kept}
         res.kept = {}  # the span frames OF-FD kept while streaming: only the wanted ones are needed now
         return SpotResult(intervals, src.info, self.name, settings, trace, track=res.track, frames=frames,
                           offd=res)

@@ -142,6 +142,18 @@ def next_hop(spans: list[Span], length: int, default: int) -> int:
     return max(1, int(round(move)))
 
 
+def nearest_positions(index: np.ndarray, frames: Iterable[int]) -> set[int]:
+    """Processed positions nearest to the given original frame numbers (``index``: original frame of each
+    processed position, increasing): a consumer may name any frame, the stream holds processed ones."""
+    frames = np.asarray(sorted({int(f) for f in frames}), dtype=float)
+    if index.size == 0 or frames.size == 0:
+        return set()
+    hi = np.clip(np.searchsorted(index, frames), 0, index.size - 1)
+    lo = np.clip(hi - 1, 0, index.size - 1)
+    pick = np.where(np.abs(index[lo] - frames) <= np.abs(index[hi] - frames), lo, hi)
+    return {int(p) for p in pick}
+
+
 def span_interval(span: Span, proc_index: np.ndarray, proc_time: np.ndarray, score: np.ndarray,
                   me_mae_split_s: float) -> Interval:
     """Processed-frame span → ``Interval`` in original frames: apex at the score's peak, MaE if longer
@@ -393,11 +405,12 @@ class OFFDStream:
         m = self.keep_before
         fresh = {tuple(sp) for sp in new}
         others = [sp for sp in self.settler.spans() if tuple(sp) not in fresh]
+        index = np.asarray(self.buf.index)
         for span in new:
-            want = {int(i) for i in self.keep_filter(self.interval(span))}
+            want = nearest_positions(index, self.keep_filter(self.interval(span)))
             a, b = span
             for pos in [p for p in self.kept if a - m <= p <= b]:
-                if int(self.buf.index[pos]) in want or any(c - m <= pos <= d for c, d in others):
+                if pos in want or any(c - m <= pos <= d for c, d in others):
                     continue
                 del self.kept[pos]
 
