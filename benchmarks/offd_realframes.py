@@ -17,6 +17,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from microexp.synth.motion import brow_raise
+
 SHARED = Path(os.environ.get("MICROEXP_SHARED", Path(__file__).resolve().parents[2] / "shared"))
 
 
@@ -32,25 +34,6 @@ def rigid(img, centre, dx=0.0, dy=0.0, roll=0.0, zoom=1.0):
     M[:, 2] += (dx, dy)
     return cv2.warpAffine(img, M, (img.shape[1], img.shape[0]), flags=cv2.INTER_LINEAR,
                           borderMode=cv2.BORDER_REPLICATE)
-
-
-def brow_raise(img, lm, fps, seconds, on, off, amp):
-    """Both brows raised by ``amp`` source px with a raised-cosine profile from ``on`` to ``off`` seconds."""
-    from microexp.face.landmarks import BROW_L, BROW_R, half_inner_canthal
-
-    h, w = img.shape[:2]
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    sigma = 0.7 * half_inner_canthal(lm)
-    g = np.zeros((h, w), np.float32)
-    for i in (*BROW_R, *BROW_L):
-        g = np.maximum(g, np.exp(-((xx - lm[i, 0]) ** 2 + (yy - lm[i, 1]) ** 2) / (2 * sigma ** 2)))
-    out = []
-    for k in range(int(round(seconds * fps))):
-        t = k / fps
-        a = amp * 0.5 * (1 - np.cos(2 * np.pi * (t - on) / (off - on))) if on < t < off else 0.0
-        out.append(cv2.remap(img, xx, (yy + a * g).astype(np.float32), cv2.INTER_LINEAR,
-                             borderMode=cv2.BORDER_REPLICATE))
-    return out
 
 
 def frames_of(images, fps):

@@ -10,9 +10,10 @@ import cv2
 import numpy as np
 import pytest
 
-from microexp.face.landmarks import BROW_L, BROW_R, LandmarkDetector, half_inner_canthal
+from microexp.face.landmarks import LandmarkDetector
 from microexp.io.video import Frame, VideoSource, write_video
 from microexp.spotting.offd import OFFDConfig, run_offd
+from microexp.synth.motion import brow_raise
 
 from conftest import shared_path
 
@@ -80,19 +81,7 @@ def test_reencoding_gives_nothing(face, tmp_path):
 
 
 def planted(img, lm, fps, seconds=3.0, on=1.2, off=1.8, amp=4.0):
-    h, w = img.shape[:2]
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    sigma = 0.7 * half_inner_canthal(lm)
-    g = np.zeros((h, w), np.float32)
-    for i in (*BROW_R, *BROW_L):
-        g = np.maximum(g, np.exp(-((xx - lm[i, 0]) ** 2 + (yy - lm[i, 1]) ** 2) / (2 * sigma ** 2)))
-    out = []
-    for k in range(int(round(seconds * fps))):
-        t = k / fps
-        a = amp * 0.5 * (1 - np.cos(2 * np.pi * (t - on) / (off - on))) if on < t < off else 0.0
-        out.append(cv2.remap(img, xx, (yy + a * g).astype(np.float32), cv2.INTER_LINEAR,
-                             borderMode=cv2.BORDER_REPLICATE))
-    return out
+    return brow_raise(img, lm, fps, seconds, on, off, amp)
 
 
 def seconds(res):

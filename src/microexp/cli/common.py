@@ -12,6 +12,7 @@ import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -237,3 +238,11 @@ def progress_bar(description: str, total: int | None = None) -> Iterator[Callabl
             progress.update(task, completed=done)
 
         yield update
+
+
+# Executor options shared by the commands that run many independent tasks (loso, train spotter).
+ExecutorOpt = Annotated[str, typer.Option("--executor", help="local (this machine) or ray (one task per fold).")]
+WorkersOpt = Annotated[int, typer.Option(
+    "--workers", help="local: fold processes (1 = in-process); ray: local cluster CPUs.")]
+AddressOpt = Annotated[str | None, typer.Option(
+    "--address", help="ray: 'auto' or ray://HOST:PORT of a running cluster.")]

@@ -8,7 +8,16 @@ from typing import Annotated
 
 import typer
 
-from microexp.cli.common import check_number, check_output, console, handle_errors, progress_bar
+from microexp.cli.common import (
+    AddressOpt,
+    ExecutorOpt,
+    WorkersOpt,
+    check_number,
+    check_output,
+    console,
+    handle_errors,
+    progress_bar,
+)
 
 
 def _parse_json_opt(text: str | None, what: str) -> dict:
@@ -88,12 +97,9 @@ def loso(
         "--train-config", help="JSON overrides of the training settings.")] = None,
     model_config: Annotated[str | None, typer.Option(
         "--model-config", help="JSON overrides of the model config.")] = None,
-    executor: Annotated[str, typer.Option(
-        "--executor", help="local (this machine) or ray (one task per fold).")] = "local",
-    workers: Annotated[int, typer.Option(
-        "--workers", help="local: fold processes (1 = in-process); ray: local cluster CPUs.")] = 1,
-    address: Annotated[str | None, typer.Option(
-        "--address", help="ray: 'auto' or ray://HOST:PORT of a running cluster.")] = None,
+    executor: ExecutorOpt = "local",
+    workers: WorkersOpt = 1,
+    address: AddressOpt = None,
 ):
     """Train one model per held-out subject; write predictions.csv, summary.json and confusion.png."""
     from microexp.eval.protocol import check_select_mode

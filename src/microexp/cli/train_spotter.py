@@ -8,7 +8,16 @@ from typing import Annotated
 
 import typer
 
-from microexp.cli.common import check_number, check_output, console, handle_errors, progress_bar
+from microexp.cli.common import (
+    AddressOpt,
+    ExecutorOpt,
+    WorkersOpt,
+    check_number,
+    check_output,
+    console,
+    handle_errors,
+    progress_bar,
+)
 
 
 def add_spotter_command(train_app: typer.Typer) -> None:
@@ -43,12 +52,9 @@ def spotter(
     final: Annotated[bool, typer.Option(
         "--final", help="Also train on every subject and write OUT/model.pt for `microexp spot --weights`.")
                       ] = False,
-    executor: Annotated[str, typer.Option(
-        "--executor", help="local (this machine) or ray (one task per fold).")] = "local",
-    workers: Annotated[int, typer.Option(
-        "--workers", help="local: fold processes (1 = in-process); ray: local cluster CPUs.")] = 1,
-    address: Annotated[str | None, typer.Option(
-        "--address", help="ray: 'auto' or ray://HOST:PORT of a running cluster.")] = None,
+    executor: ExecutorOpt = "local",
+    workers: WorkersOpt = 1,
+    address: AddressOpt = None,
 ):
     """Train per LOSO fold, write per-fold weights, MEGC predictions and the MEGC tables (resumable)."""
     from microexp.errors import ConfigError

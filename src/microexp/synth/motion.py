@@ -110,3 +110,24 @@ def read_pair(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     if any(i is None for i in imgs):
         raise InputError("cannot read a motion source frame (corrupt or not an image)", p)
     return imgs[0], imgs[1]
+
+
+def brow_raise(img: np.ndarray, lm: np.ndarray, fps: float, seconds: float, on: float, off: float,
+               amp: float) -> list[np.ndarray]:
+    """A clip of one still face whose brows rise by ``amp`` source px with a raised-cosine profile from ``on`` to
+    ``off`` seconds: a known expression on real pixels, for invariance tests and the OF-FD typing table."""
+    from microexp.face.landmarks import BROW_L, BROW_R, half_inner_canthal
+
+    h, w = img.shape[:2]
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    sigma = 0.7 * half_inner_canthal(lm)
+    g = np.zeros((h, w), np.float32)
+    for i in (*BROW_R, *BROW_L):
+        g = np.maximum(g, np.exp(-((xx - lm[i, 0]) ** 2 + (yy - lm[i, 1]) ** 2) / (2 * sigma ** 2)))
+    out = []
+    for k in range(int(round(seconds * fps))):
+        t = k / fps
+        a = amp * 0.5 * (1 - np.cos(2 * np.pi * (t - on) / (off - on))) if on < t < off else 0.0
+        out.append(cv2.remap(img, xx, (yy + a * g).astype(np.float32), cv2.INTER_LINEAR,
+                             borderMode=cv2.BORDER_REPLICATE))
+    return out
