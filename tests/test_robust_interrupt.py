@@ -98,6 +98,11 @@ def temp_leftovers(root: Path) -> list[Path]:
     return [p for p in root.rglob(".*")]
 
 
+def finished(folds: Path) -> list[Path]:
+    """Finished fold files; pathlib's glob also matches the hidden temp file of a fold being written."""
+    return sorted(p for p in folds.glob("*.json") if not p.name.startswith(".")) if folds.is_dir() else []
+
+
 # ---- prepare: one cache entry per video ---------------------------------------------------------------------------
 
 FACE = face_image()
@@ -203,17 +208,17 @@ def test_loso_interrupted_resumes_identically(htnet, tmp_path):
     out = tmp_path / "run"
     folds = out / "folds"
     code, err = interrupt_when(start(loso_args(htnet, out), REPO),
-                               lambda: folds.is_dir() and any(folds.glob("*.json")), signal.SIGINT)
+                               lambda: bool(finished(folds)), signal.SIGINT)
     check_stopped(code, err, signal.SIGINT)
-    kept = sorted(p.name for p in folds.glob("*.json"))
+    kept = [p.name for p in finished(folds)]
     assert 1 <= len(kept) < 4 and temp_leftovers(out) == []
     assert not (out / "predictions.csv").exists() and not (out / "summary.json").exists()
     mtimes = {n: (folds / n).stat().st_mtime_ns for n in kept}
 
     finish(loso_args(htnet, out), REPO)
     assert {n: (folds / n).stat().st_mtime_ns for n in kept} == mtimes  # finished folds were not retrained
-    assert sorted(p.name for p in folds.glob("*.json")) == sorted(p.name for p in (ref / "folds").glob("*.json"))
-    for p in (ref / "folds").glob("*.json"):
+    assert [p.name for p in finished(folds)] == [p.name for p in finished(ref / "folds")]
+    for p in finished(ref / "folds"):
         assert _fold(folds / p.name) == _fold(p), p.name  # same predictions and the same final loss, bit for bit
     assert (out / "predictions.csv").read_bytes() == (ref / "predictions.csv").read_bytes()
     a, b = (json.loads((d / "summary.json").read_text()) for d in (ref, out))
@@ -260,9 +265,9 @@ def test_train_spotter_interrupted_resumes_identically(suite, tmp_path):
     assert res.exit_code == 0, res.output
     out = tmp_path / "run"
     code, err = interrupt_when(start(spotter_args(suite, out, cache), REPO),
-                               lambda: any((out / "folds").glob("*.json")), signal.SIGTERM)
+                               lambda: bool(finished(out / "folds")), signal.SIGTERM)
     check_stopped(code, err, signal.SIGTERM)
-    done = sorted(p.stem for p in (out / "folds").glob("*.json"))
+    done = [p.stem for p in finished(out / "folds")]
     assert 1 <= len(done) < 3 and temp_leftovers(out) == []
     for sub in done:  # the fold file is written last: a finished fold has its weights
         assert (out / "folds" / f"{sub}.weights.pt").is_file()
