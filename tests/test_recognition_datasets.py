@@ -180,3 +180,64 @@ def test_smic_layout_without_apex_uses_the_flagged_midpoint(tmp_path, cache):
     idx = data.index
     assert idx["apex_estimated"].all() and ((idx["apex"] - idx["onset"]) * 2 >= idx["offset"] - idx["onset"] - 1).all()
     assert sorted(idx["emotion"].unique()) == ["negative", "positive", "surprise"]  # from the clip names
+
+
+@pytest.mark.parametrize("name", ["casme3", "mmew", "4dme"])
+def test_more_layouts_run_loso_end_to_end(name, tmp_path, cache):
+    """CAS(ME)^3 Part A, MMEW and 4DME in their distributed (MMEW/4DME: MEB's, unconfirmed) layouts: the default
+    protocol's classes, subject folds, and `microexp loso` finishing on them."""
+    from microexp.recognition.samples import DEFAULT_PROTOCOL, get_protocol
+    from microexp.synth import layouts
+
+    root = getattr(layouts, f"write_{name}")(tmp_path / name, LayoutConfig(subjects=2, clips_per_subject=3,
+                                                                             first_frame=1))
+    proto = get_protocol(DEFAULT_PROTOCOL[name])
+    data, over = load_for_model(f"{name}:{root}", "ststnet")
+    assert over == {"num_classes": len(proto.classes)} and data.X.shape == (6, 3, 28, 28)
+    assert data.index.attrs["protocol"] == proto.name and data.index["subject_key"].nunique() == 2
+    assert set(data.index["label"]) == {proto.classes.index(proto.mapping[e]) for e in data.index["emotion"]}
+    assert data.X.std() > 0.05
+    out = tmp_path / "run"
+    r = runner.invoke(app, ["loso", "--model", "ststnet", "--data", f"{name}:{root}", "--out", str(out),
+                            "--epochs", "1", "--seed", "0"])
+    assert r.exit_code == 0, r.output
+    s = json.loads((out / "summary.json").read_text())
+    assert s["folds"] == 2 and s["samples"] == 6 and s["model_config"]["num_classes"] == len(proto.classes)
+
+
+@pytest.fixture(scope="module")
+def composite_roots(tmp_path_factory):
+    from microexp.synth.layouts import write_samm, write_smic
+
+    base = tmp_path_factory.mktemp("composite")
+    cfg = LayoutConfig(subjects=2, clips_per_subject=2)
+    return {"casme2": write_casme2(base / "casme2", cfg), "samm": write_samm(base / "samm", LayoutConfig(
+        subjects=2, clips_per_subject=2, first_frame=5562)), "smic": write_smic(base / "smic", cfg)}
+
+
+def test_composite_from_three_roots(composite_roots, tmp_path, cache):
+    """`--data composite:casme2=..,samm=..,smic=..`: the guideline's per-database mapping to 3 classes, subjects
+    keyed by database, an official list narrowing the samples, and the hold-out-database protocol."""
+    spec = ",".join(f"{k}={v}" for k, v in composite_roots.items())
+    data, over = load_for_model(f"composite:{spec}", "ststnet")
+    assert over == {"num_classes": 3} and data.classes == ("negative", "positive", "surprise")
+    idx = data.index
+    assert len(idx) == 12 and sorted(idx["dataset"].unique()) == ["casme2", "samm", "smic"]
+    assert idx["subject_key"].nunique() == 6  # casme2/01 and smic/s01 never share a fold
+    want = {("casme2", "disgust"): 0, ("casme2", "happiness"): 1, ("samm", "anger"): 0, ("samm", "happiness"): 1,
+            ("smic", "negative"): 0, ("smic", "surprise"): 2}
+    for d, e, lab in zip(idx["dataset"], idx["emotion"].str.lower(), idx["label"], strict=True):
+        assert want.get((d, e), lab) == lab, (d, e, lab)
+    # an official list keeps exactly its samples (SMIC written s01_ne_01 there, s1_ne_01 on disk)
+    keep = idx.iloc[[0, 5, 9]]
+    lines = [f"{d},{'s0' + s[1:] if d == 'smic' else s},{c.replace('s1_', 's01_').replace('s2_', 's02_')},{lab}"
+             for d, s, c, lab in zip(keep["dataset"], keep["subject"], keep["clip"], keep["label"], strict=True)]
+    listed = tmp_path / "combined_3class_gt.csv"
+    listed.write_text("\n".join(lines) + "\n")
+    few, _ = load_for_model(f"composite:{spec},list={listed}", "ststnet")
+    assert sorted(few.index["sample"]) == sorted(keep["sample"])
+    hold, _ = load_for_model(f"composite:{spec}", "ststnet", protocol="composite-holdout")
+    assert hold.index["subject_key"].nunique() == 3
+    for bad in ("casme2", "casme2=/x,foo=/y", "list=/x"):
+        with pytest.raises(ConfigError):
+            load_for_model(f"composite:{bad}", "ststnet")

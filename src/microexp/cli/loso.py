@@ -69,14 +69,15 @@ def model_overrides_for(model: str, weights: Path | None, model_json: str | None
 @handle_errors
 def loso(
     data: Annotated[str, typer.Option(
-        "--data", help="composite-flow:DIR (HTNet layout) or casme2|samm|smic:ROOT (the dataset folder as "
-                       "distributed)")],
+        "--data", help="composite-flow:DIR (HTNet layout), casme2|samm|smic|casme3|mmew|4dme:ROOT (the dataset "
+                       "folder as distributed) or composite:casme2=DIR,samm=DIR,smic=DIR[,list=FILE]")],
     out: Annotated[Path, typer.Option("-o", "--out", help="Output folder; rerunning resumes finished folds.")],
     model: Annotated[str, typer.Option(
         "--model", help="Recogniser: ststnet | mmnet | mmnet-flow | slstt | slstt-scratch")] = "ststnet",
     protocol: Annotated[str | None, typer.Option(
         "--protocol", help="casme2-5class | samm-5class | smic-3class | casme3-4class | casme3-7class | "
-                           "composite-holdout (default: the dataset's)")] = None,
+                           "mmew-4class | 4dme-3class | composite-3class | composite-holdout (default: the "
+                           "dataset's)")] = None,
     flow: Annotated[str, typer.Option(
         "--flow", help="Flow for 28x28 inputs from datasets: farneback | dis | tvl1")] = "dis",
     magnify: Annotated[float, typer.Option(

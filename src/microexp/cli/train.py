@@ -16,13 +16,15 @@ train_app = typer.Typer(help="Train models on a whole data set.", no_args_is_hel
 @handle_errors
 def recognizer(
     data: Annotated[str, typer.Option(
-        "--data", help="composite-flow:DIR (HTNet layout) or casme2|samm|smic:ROOT")],
+        "--data", help="composite-flow:DIR (HTNet layout), casme2|samm|smic|casme3|mmew|4dme:ROOT or "
+                       "composite:casme2=DIR,samm=DIR,smic=DIR[,list=FILE]")],
     out: Annotated[Path, typer.Option(
         "-o", "--out", help="Checkpoint path (.pt); the model card goes next to it (.md).")],
     model: Annotated[str, typer.Option(
         "--model", help="Recogniser: ststnet | mmnet | mmnet-flow | slstt | slstt-scratch")] = "ststnet",
     protocol: Annotated[str | None, typer.Option(
-        "--protocol", help="casme2-5class | samm-5class | smic-3class")] = None,
+        "--protocol", help="casme2-5class | samm-5class | smic-3class | casme3-4class | casme3-7class | "
+                           "mmew-4class | 4dme-3class | composite-3class (default: the dataset's)")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of weights init and batch order.")] = 0,
     epochs: Annotated[int | None, typer.Option("--epochs", help="Override the model's default epoch budget.")
                       ] = None,

@@ -65,7 +65,9 @@ def _casme3(r) -> list[str]:
 
 
 def _by_subject(r) -> list[str]:
-    return [f"{s}/{r['clip']}" for s in _subject_variants(r["subject"])] + [r["clip"]]
+    # the canonical id drops a letter prefix the folders may keep (4DME/DFME sheets write S01 or sub01)
+    subs = [f"{p}{s}" for s in _subject_variants(r["subject"]) for p in ("", "S", "s", "sub")]
+    return [f"{s}/{r['clip']}" for s in subs] + [r["clip"]]
 
 
 def _mmew(r) -> list[str]:

@@ -50,11 +50,12 @@ def subject_key(dataset: str, subject) -> str:
 
 
 #: ``--data NAME:ROOT`` names: the composite flow set, and datasets read from their distributed layout
-DATA_KINDS = ("composite-flow", "casme2", "samm", "smic", "casme3")
+DATA_KINDS = ("composite-flow", "composite", "casme2", "samm", "smic", "casme3", "mmew", "4dme")
 
 
 def parse_data_spec(spec: str) -> tuple[str, Path]:
-    """``NAME:DIR`` for recognition (``composite-flow:../shared/realdata/htnet``, ``casme2:/data/CASME2``)."""
+    """``NAME:DIR`` for recognition (``composite-flow:../shared/realdata/htnet``, ``casme2:/data/CASME2``,
+    ``composite:casme2=DIR,samm=DIR,smic=DIR[,list=FILE]``)."""
     from microexp.datasets.registry import parse_data_spec as parse
 
     return parse(spec, kinds=DATA_KINDS)
