@@ -25,6 +25,7 @@ SECTIONS = [
      "test_bad_option_refused_before_work"),
     ("test_robust_cli", "OUTPUT_CASES", "Output locations: refused before any work",
      "test_bad_output_location_refused_before_work"),
+    ("test_robust_cli", "USAGE_CASES", "Command-line usage errors: one line", "test_usage_error_is_one_line"),
     ("test_robust_cli", "CLI_HANDLED_CASES", "Videos, folders and the command line: handled", "test_cli_handled_cases"),
     ("test_robust_annotations", "SHEET_ERROR_CASES", "Annotation sheets: refused", "test_sheet_errors"),
     ("test_robust_annotations", "SHEET_MESSAGE_CASES", "Annotation sheets: the message names the delimiter",

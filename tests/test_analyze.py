@@ -139,3 +139,67 @@ def test_report_in_headless_browser(wolfgang, tmp_path):
 
     img = cv2.imread(str(shot), cv2.IMREAD_GRAYSCALE)
     assert img.shape[0] >= 1000 and img.std() > 10  # something was drawn, not a blank page
+
+
+# ---- each interval read as soon as the stream settles it -----------------------------------------------------
+
+def _read_at_the_end(video):
+    """The previous design, composed from the same pieces: keep every interval's frames until spotting ends,
+    then read them all (what learned spotters still do)."""
+    from microexp.pipeline import IntervalReader
+    from microexp.spotting.api import Keep, spot_video
+
+    reader = IntervalReader()
+    keep = reader.keep()
+    spot = spot_video(video, keep_frames=True, keep=Keep(keep.before_s, keep.after_s, keep.wanted))
+    reader.read_all(spot, video, None)
+    return spot, reader
+
+
+def _same_reading(video):
+    from microexp.pipeline import analyze
+
+    res = analyze(video)
+    spot, reader = _read_at_the_end(video)
+    assert res.spot.intervals == spot.intervals and res.spot.intervals
+    got = [(e.interval, e.emotion, e.probabilities) for e in res.expressions]
+    want = [(e.interval, e.emotion, e.probabilities) for e in reader.expressions]
+    assert got == want  # exactly: same frames, same landmarks, same recogniser input
+    for a, b in zip(res.thumbnails, reader.thumbnails, strict=True):
+        assert (a is None) == (b is None)
+        if a is not None:
+            assert all(np.array_equal(x, y) for x, y in zip((a.onset, a.apex, a.offset), (b.onset, b.apex, b.offset)))
+    assert res.spot.frames == {}  # nothing left over: every interval's frames were dropped once it was read
+    return res, spot
+
+
+@pytest.fixture(scope="module")
+def synth_video(tmp_path_factory):
+    from microexp.synth.generate import demo_config, write_clip
+
+    path = tmp_path_factory.mktemp("synth") / "demo.mp4"
+    write_clip(path, demo_config(12.0, seed=3))
+    return path
+
+
+def test_streamed_reading_equals_reading_after_spotting_real_clip():
+    _same_reading(shared_path("video", "WolfgangLanger_Pexels.mp4"))
+
+
+def test_streamed_reading_equals_reading_after_spotting_synthetic_clip(synth_video):
+    res, _ = _same_reading(synth_video)
+    assert {e.interval.kind for e in res.expressions} == {"me", "mae"}  # both reading paths exercised
+
+
+def test_frames_held_while_spotting_are_bounded(synth_video):
+    """Read-as-you-go holds the frames of the intervals in flight only: at most about one analysis window of
+    images at any time, and fewer than keeping every interval's frames to the end (which grew with length)."""
+    from microexp.pipeline import analyze
+
+    res = analyze(synth_video)
+    spot, _ = _read_at_the_end(synth_video)
+    offd = res.spot.offd
+    window = offd.config.frames(offd.config.window_s, offd.rate)
+    assert 0 < offd.held_peak <= window
+    assert offd.held_peak < spot.offd.held_peak  # the old way peaked with every interval's frames at the end
+    assert len(spot.frames) > 0 and len(res.expressions) >= 4

@@ -276,6 +276,59 @@ OUTPUT_CASES = [
 ]
 
 
+# ---- usage errors the option parser finds (typer/click): build(tmp) -> argv --------------------------------
+
+def u_bad_int(t):
+    return ["analyze", _clip(t), "--gt-base", "abc", "-o", t / "out"]
+
+
+def u_bad_float(t):
+    gt, pred = _sheets(t)
+    return ["evaluate", "spotting", "--gt", gt, "--pred", pred, "--iou", "half"]
+
+
+def u_below_min(t):
+    return ["watch", "0", "--queue", "0"]
+
+
+def u_missing_value(t):
+    return ["spot", _clip(t), "--preset"]
+
+
+def u_unknown_option(t):
+    return ["spot", _clip(t), "--bogus", "-o", t / "out"]
+
+
+def u_missing_argument(t):
+    return ["analyze", "-o", t / "out"]
+
+
+def u_unknown_command(t):
+    return ["spott", _clip(t)]
+
+
+USAGE_CASES = [
+    Case("option-not-a-number", "`analyze clip.mp4 --gt-base abc` (was three lines: usage, a hint, the error)",
+         "`error: Invalid value for '--gt-base': ... valid integer ...; see 'microexp analyze --help'`", u_bad_int,
+         r"^error: Invalid value for '--gt-base': .*integer.*; see '.*analyze --help'$"),
+    Case("option-not-a-float", "`evaluate spotting ... --iou half`",
+         "`error: Invalid value for '--iou': ... valid number ...`", u_bad_float,
+         r"^error: Invalid value for '--iou': .*number"),
+    Case("option-below-its-minimum", "`watch 0 --queue 0`",
+         "`error: Invalid value for '--queue': ... greater than or equal to 0.1 ...`", u_below_min,
+         r"^error: Invalid value for '--queue': .*0\.1"),
+    Case("option-without-value", "`spot clip.mp4 --preset` (the value left out)",
+         "`error: Option '--preset' requires an argument`", u_missing_value,
+         r"^error: Option '--preset' requires an argument"),
+    Case("unknown-option", "`spot clip.mp4 --bogus`", "`error: No such option: --bogus ...; see 'microexp spot "
+         "--help'`", u_unknown_option, r"^error: No such option: --bogus"),
+    Case("missing-argument", "`analyze -o out` (no video)", "`error: Missing argument 'video'; see ...`",
+         u_missing_argument, r"^error: Missing argument 'video'"),
+    Case("unknown-command", "`spott clip.mp4` (a typo)", "`error: No such command 'spott'; see 'microexp --help'`",
+         u_unknown_command, r"^error: No such command 'spott'"),
+]
+
+
 @pytest.fixture
 def no_work(monkeypatch):
     """Fail the test if any computation starts: every refused case must stop at the boundary."""
@@ -313,6 +366,26 @@ def test_bad_output_location_refused_before_work(case, tmp_path, no_work, monkey
     assert_one_line_error(res, names, case.error)
     assert {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*") if p.is_file()} == before  # nothing written
 
+
+@pytest.mark.parametrize("case", USAGE_CASES, ids=lambda c: c.id)
+def test_usage_error_is_one_line(case, tmp_path, no_work):
+    """What the option parser rejects reads like every other refused input: one line, exit 2, the option named."""
+    res = invoke(case.build(tmp_path))
+    assert_one_line_error(res, None, case.error)
+    assert not res.stdout.strip() and not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("args", [["--help"], ["spot", "--help"], ["evaluate", "spotting", "--help"]])
+def test_help_still_shows_usage(args):
+    res = invoke(args)
+    assert res.exit_code == 0 and res.stdout.startswith("Usage:") and "--help" in res.stdout
+    assert "error" not in res.stderr
+
+
+def test_bare_command_shows_help_not_an_error():
+    for args in ([], ["datasets"]):
+        res = invoke(args)
+        assert "Usage:" in res.output and "Commands" in res.output and "error:" not in res.output
 
 def test_library_refuses_bad_rates(tmp_path):
     """The library guards itself too: a bad rate is a ConfigError, never a hang or an overflow."""

@@ -1,9 +1,10 @@
 """``microexp.analyze``: spot, then recognise the emotion of every spotted expression.
 
-The spotter decodes the video once and finds the face once; it hands back the frames of its spans and the face
-track, so the recogniser aligns the onset/apex/offset frames with the spotter's own landmarks instead of
-decoding and detecting a second time (learned spotters read their crops from the cache and decode once, for
-the interval frames only).
+The spotter decodes the video once and finds the face once; it hands over the frames of each interval and the
+face track, so the recogniser aligns the onset/apex/offset frames with the spotter's own landmarks instead of
+decoding and detecting a second time. OF-FD hands each interval over as soon as it is final and then drops its
+frames, so memory does not grow with the video's length (learned spotters read their crops from the cache and
+decode once, for the interval frames only).
 """
 
 from __future__ import annotations
@@ -78,53 +79,19 @@ class Result:
 def analyze(path: str | Path, fps: float | None = None, spotter: str = "offd", recognizer: str = "default",
             preset: str = "default", weights: str | Path | None = None,
             progress: Callable[[int, int | None], None] | None = None, cache_dir: str | Path | None = None) -> Result:
-    """Spot expressions in a video or frame folder with any registered spotter, then classify each one's emotion."""
-    from microexp.recognition.api import recognize
+    """Spot expressions in a video or frame folder with any registered spotter, then classify each one's emotion.
 
+    With OF-FD each interval is recognised as soon as the stream has settled it, and its frames are dropped
+    (memory does not grow with the number of expressions); learned spotters hand their frames over at the end.
+    """
     rec_weights = None if recognizer == "default" else recognizer
     if rec_weights is not None and not Path(rec_weights).exists():
         raise ConfigError(f"recogniser weights not found: {rec_weights} (use 'default' or a checkpoint path)")
-    from microexp.recognition import macro
-
-    def needed(iv, rate: float) -> set[int]:  # frames the recogniser reads (macro: the face before the onset)
-        three = {iv.onset, iv.apex, iv.offset}
-        return three | macro.wanted_frames(iv.onset, iv.apex, rate, last=iv.offset) if iv.kind == "mae" else three
-
+    reader = IntervalReader(rec_weights)
     spot = spot_video(path, spotter=spotter, weights=weights, fps=fps, preset=preset, progress=progress,
-                      keep_frames=True, cache_dir=cache_dir, keep=(macro.MacroConfig().lookback_s, needed))
-    rate = spot.info.fps
-    grid = spot.trace.index  # the frames the spotter processed (and kept): the macro path reads only those
-    starts = _not_before(spot.intervals)
-    wanted = {i for iv in spot.intervals for i in (iv.onset, iv.apex, iv.offset)}
-    for iv, nb in zip(spot.intervals, starts, strict=True):
-        if iv.kind == "mae":  # macro path: reference face before the onset, apex averaged (recognition/macro.py)
-            wanted |= macro.wanted_frames(iv.onset, iv.apex, rate, not_before=nb, last=spot.n_frames - 1, grid=grid)
-    frames = spot.frames
-    missing = wanted - set(frames)
-    if missing:  # frames the spotter did not keep cost one more decoding pass, never a wrong answer
-        from microexp.spotting.learned import grab_frames
-
-        frames = {**frames, **grab_frames(path, missing, fps)}
-    expressions, thumbs = [], []
-    for iv, nb in zip(spot.intervals, starts, strict=True):
-        on, ap, off = (frames.get(i) for i in (iv.onset, iv.apex, iv.offset))
-        read = None
-        if iv.kind == "mae" and ap is not None:
-            read = macro.recognize_macro(frames, iv.onset, iv.apex, rate, not_before=nb, weights=rec_weights,
-                                         landmarks_of=_track_landmarks(spot), grid=grid)  # thumbnails: spotted
-        lm = spot.track.landmarks_at(iv.onset) if spot.track is not None else None
-        if lm is None or on is None or ap is None:
-            expressions.append(Expression(iv, "unknown", {}))
-            thumbs.append(None)
-            continue
-        # one transform (from the onset frame) for all three: the flow must see the face move, not the crop
-        crops = [similarity_align(img, lm, RECOG_CROP)[0] for img in (on, ap, off if off is not None else ap)]
-        if read is not None:
-            rec = read.recognition
-        else:
-            rec = recognize(_gray(crops[0]), _gray(crops[1]), weights=rec_weights)
-        expressions.append(Expression(iv, rec.emotion, rec.probabilities))
-        thumbs.append(Thumbs(*crops))
+                      keep_frames=True, cache_dir=cache_dir, keep=reader.keep())
+    if [e.interval for e in reader.expressions] != spot.intervals:  # not read while spotting (learned spotters)
+        reader.read_all(spot, path, fps)
     settings = {**spot.settings, "recognizer": recognizer}  # each setting once, as it was actually used
     models = {
         "microexp": __version__,
@@ -133,17 +100,95 @@ def analyze(path: str | Path, fps: float | None = None, spotter: str = "offd", r
         "landmark_licence": LICENCE_NOTE,
         "python": platform.python_version(),
     }
-    return Result(str(path), spot, expressions, thumbs, settings, models,
+    return Result(str(path), spot, reader.expressions, reader.thumbnails, settings, models,
                   input_warnings(spot.info, typical_face_width(spot)))
 
 
-def _track_landmarks(spot: SpotResult):
+class IntervalReader:
+    """The emotion of each spotted interval, one interval at a time, in order (``analyze``, ``watch --recognize``).
+
+    Micro-expressions: the recogniser on the onset and apex frames, aligned with one similarity transform from
+    the face track's landmarks at the onset. Macro-expressions: the macro path (``recognition/macro.py``:
+    a reference face before the onset, never reaching back into the previous interval; apex frames averaged).
+    ``keep()`` says which frames to hold while spotting; ``read`` takes one interval with them.
+    """
+
+    def __init__(self, weights=None):
+        from microexp.recognition import macro
+
+        self.weights = weights
+        self.macro = macro.MacroConfig()
+        self.expressions: list[Expression] = []
+        self.thumbnails: list[Thumbs | None] = []
+        self.previous_offset = -1
+
+    def wanted(self, iv, fps: float) -> set[int]:
+        """Frames read for one interval (macro: the face before the onset and the apex's neighbours)."""
+        from microexp.recognition import macro
+
+        three = {iv.onset, iv.apex, iv.offset}
+        return three | macro.wanted_frames(iv.onset, iv.apex, fps, self.macro) if iv.kind == "mae" else three
+
+    def keep(self):
+        from microexp.spotting.api import Keep
+
+        return Keep(self.macro.lookback_s, self.macro.apex_span_s, self.wanted, use=self.read)
+
+    def read(self, iv, frames, track, grid, fps: float) -> Expression:
+        """Recognise one interval from its frames (original index -> image) and the face track; ``grid``: the
+        frames the spotter processed (the macro path reads only those)."""
+        from microexp.recognition import macro
+        from microexp.recognition.api import recognize
+
+        not_before = self.previous_offset + 1
+        self.previous_offset = max(self.previous_offset, iv.offset)
+        on, ap, off = (frames.get(i) for i in (iv.onset, iv.apex, iv.offset))
+        read = None
+        if iv.kind == "mae" and ap is not None:
+            read = macro.recognize_macro(frames, iv.onset, iv.apex, fps, cfg=self.macro, not_before=not_before,
+                                         weights=self.weights, landmarks_of=_track_landmarks(track), grid=grid)
+        lm = track.landmarks_at(iv.onset) if track is not None else None
+        if lm is None or on is None or ap is None:
+            self.expressions.append(Expression(iv, "unknown", {}))
+            self.thumbnails.append(None)
+            return self.expressions[-1]
+        # one transform (from the onset frame) for all three: the flow must see the face move, not the crop
+        crops = [similarity_align(img, lm, RECOG_CROP)[0] for img in (on, ap, off if off is not None else ap)]
+        rec = read.recognition if read is not None else recognize(_gray(crops[0]), _gray(crops[1]),
+                                                                  weights=self.weights)
+        self.expressions.append(Expression(iv, rec.emotion, rec.probabilities))
+        self.thumbnails.append(Thumbs(*crops))
+        return self.expressions[-1]
+
+    def read_all(self, spot: SpotResult, path: str | Path, fps: float | None) -> None:
+        """Every interval after spotting, from the frames the spotter kept (one more decoding pass for any
+        it did not keep)."""
+        from microexp.recognition import macro
+
+        self.expressions, self.thumbnails, self.previous_offset = [], [], -1
+        rate, grid = spot.info.fps, spot.trace.index
+        wanted = {i for iv in spot.intervals for i in (iv.onset, iv.apex, iv.offset)}
+        for iv, nb in zip(spot.intervals, _not_before(spot.intervals), strict=True):
+            if iv.kind == "mae":
+                wanted |= macro.wanted_frames(iv.onset, iv.apex, rate, self.macro, not_before=nb,
+                                              last=spot.n_frames - 1, grid=grid)
+        frames = spot.frames
+        missing = wanted - set(frames)
+        if missing:  # frames the spotter did not keep cost one more decoding pass, never a wrong answer
+            from microexp.spotting.learned import grab_frames
+
+            frames = {**frames, **grab_frames(path, missing, fps)}
+        for iv in spot.intervals:
+            self.read(iv, frames, spot.track, grid, rate)
+
+
+def _track_landmarks(track):
     """Landmarks of one frame inside the face track's box there: the macro path compares face shapes frame by
     frame, and the track already knows where the face is, so nothing is detected again."""
     from microexp.face.landmarks import landmarks_in_box
 
     def landmarks_of(index: int, gray: np.ndarray) -> np.ndarray | None:
-        box = spot.track.box_at(index) if spot.track is not None else None
+        box = track.box_at(index) if track is not None else None
         return None if box is None else landmarks_in_box(gray, box)
 
     return landmarks_of

@@ -3,17 +3,56 @@
 from __future__ import annotations
 
 import importlib
+from contextlib import contextmanager
 from typing import Annotated
 
 import typer
+from typer.core import TyperGroup
+
+try:  # typer >= 0.24 carries its own copy of click; its exceptions are not click's
+    from typer._click.exceptions import NoArgsIsHelpError, UsageError
+except ImportError:  # pragma: no cover - older typer on click itself
+    from click.exceptions import NoArgsIsHelpError, UsageError
+
+
+@contextmanager
+def _one_line_usage_errors():
+    """A usage error (bad option value, unknown option, missing argument) is one line on stderr, exit 2.
+
+    Click prints three (usage, a 'Try --help' hint, the error); here the error and the hint share one line,
+    in the form every other refused input takes (``error: ...``). A bare group still shows its help.
+    """
+    try:
+        yield
+    except NoArgsIsHelpError:
+        raise
+    except UsageError as err:
+        from microexp.cli.common import fail
+
+        where = f"; see '{err.ctx.command_path} --help'" if err.ctx is not None else ""
+        fail(f"{err.format_message().rstrip('.')}{where}", err.exit_code)
+
+
+class _Root(TyperGroup):
+    """The top-level group: usage errors of every sub-command pass through here (see above)."""
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        with _one_line_usage_errors():
+            return super().make_context(info_name, args, parent=parent, **extra)
+
+    def invoke(self, ctx):
+        with _one_line_usage_errors():
+            return super().invoke(ctx)
+
 
 app = typer.Typer(
+    cls=_Root,
     name="microexp",
     help="Spot and recognise facial micro- and macro-expressions in face videos.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
-    rich_markup_mode=None,  # plain usage errors: one 'Error: ...' line, no box (piped output stays readable)
+    rich_markup_mode=None,  # plain help and errors, no boxes (piped output stays readable)
 )
 
 COMMAND_MODULES = (

@@ -21,9 +21,23 @@ from microexp.records import Interval
 from microexp.spotting.offd import OFFDConfig, OFFDResult, get_preset, run_offd, with_overrides
 
 Progress = Callable[[int, int | None], None]
-#: What ``analyze`` needs kept while spotting: (seconds before each interval to hold on to while streaming,
-#: the original frames wanted for one interval).
-Keep = tuple[float, Callable[[Interval, float], Iterable[int]]]
+
+
+@dataclass
+class Keep:
+    """What a consumer of the spotted intervals (``analyze``) needs kept while spotting.
+
+    ``wanted(interval, fps)``: the original frames it reads for one interval, found within ``before_s`` seconds
+    before the interval and ``after_s`` after it. ``use(interval, frames, track, grid, fps)``, when given, is
+    called for each interval, in order, as soon as it is final (a streaming spotter: OF-FD), after which its
+    frames are dropped; a spotter that cannot do that (the learned ones) leaves ``use`` uncalled and returns
+    the wanted frames in ``SpotResult.frames``.
+    """
+
+    before_s: float
+    after_s: float
+    wanted: Callable[[Interval, float], Iterable[int]]
+    use: Callable[..., None] | None = None
 
 
 @dataclass
@@ -97,8 +111,8 @@ class OFFDSpotter:
              config: OFFDConfig | None = None, keep: Keep | None = None, **overrides) -> SpotResult:
         """Run OF-FD over the video once; with ``keep_frames`` the frames each interval needs are kept.
 
-        ``keep`` = (seconds before each interval to hold on to while streaming, the original frames wanted for
-        one interval); default: none before, the interval's onset/apex/offset.
+        ``keep`` (see ``Keep``; default: the interval's onset/apex/offset): with ``keep.use`` each interval is
+        handed over as soon as it is final and its frames are dropped, so ``frames`` of the result stays empty.
         """
         if weights is not None:
             raise ConfigError("--weights applies to learned spotters only (offd is training-free)")
@@ -107,10 +121,16 @@ class OFFDSpotter:
         if overrides:
             cfg = with_overrides(cfg, **overrides)
         # grey (the decoder's luma) either way, so `spot` and `analyze` measure the very same frames
-        res = run_offd(prefetch(src.frames(gray=True)), src.info.fps, cfg, progress=progress,
+        fps_in = src.info.fps
+        use = None
+        if keep is not None and keep.use is not None:
+            def use(_span, iv, frames, track, grid):
+                keep.use(iv, frames, track, grid, fps_in)
+        res = run_offd(prefetch(src.frames(gray=True)), fps_in, cfg, progress=progress,
                        total_frames=src.info.n_frames, keep_frames=keep_frames,
-                       keep_before_s=keep[0] if keep else 0.0,
-                       keep_filter=(lambda iv: keep[1](iv, src.info.fps)) if keep else _three)
+                       keep_before_s=keep.before_s if keep else 0.0, keep_after_s=keep.after_s if keep else 0.0,
+                       keep_filter=(lambda iv: keep.wanted(iv, fps_in)) if keep else _three,
+                       on_ready=use if keep_frames else None)
         if res.proc_index.size == 0:
             raise NoFaceError("no frames decoded", path)
         if not res.face.any():
@@ -120,7 +140,7 @@ class OFFDSpotter:
         settings = {"spotter": self.name, "preset": cfg.name, "fps": float(src.info.fps),
                     "work_rate_hz": round(float(res.rate), 4), **{k: _plain(v) for k, v in overrides.items()}}
         intervals = spans_to_intervals(res, src.info.fps)
-        wanted = {i for iv in intervals for i in (keep[1](iv, src.info.fps) if keep else (iv.onset, iv.apex, iv.offset))}
+        wanted = {i for iv in intervals for i in (keep.wanted(iv, fps_in) if keep else (iv.onset, iv.apex, iv.offset))}
         from microexp.spotting.offd_stream import nearest_positions
 
         held = {int(res.proc_index[p]) for p in nearest_positions(res.proc_index, wanted)}  # processed frames

@@ -114,7 +114,7 @@ class LoadedSpotter:
         frames = {}
         if keep_frames:
             frames = grab_frames(video, {i for iv in intervals
-                                         for i in (keep[1](iv, info.fps) if keep else (iv.onset, iv.apex, iv.offset))}, fps)
+                                         for i in (keep.wanted(iv, info.fps) if keep else (iv.onset, iv.apex, iv.offset))}, fps)
         return SpotResult(intervals, info, self.entry.name, settings, trace, track=seq.track, frames=frames)
 
 

@@ -47,6 +47,7 @@ class OFFDResult:
     windows: list[tuple[int, int]]  # (start, length) in processed frames
     kept: dict[int, np.ndarray] = field(default_factory=dict)  # original frame -> image as pushed (keep_frames)
     track: FaceTrack | None = None  # where the face was, per processed frame
+    held_peak: int = 0  # the most images kept at any one time (keep_frames): bounded when intervals are handed over
 
 
 def working_rate(fps: float, work_rate_hz: float) -> float:
@@ -120,9 +121,11 @@ class FrameBuffer:
     def get(self, pos: int) -> np.ndarray | None:
         return self.gray.get(pos)
 
-    def drop_before(self, pos: int) -> None:
-        for store in (self.gray, self.source):
-            for k in [k for k in store if k < pos]:
+    def drop_before(self, pos: int, source_from: int | None = None) -> None:
+        """Forget grey frames before ``pos`` and source images before ``source_from`` (default ``pos``: a
+        consumer that reads a lead-in before an interval keeps a short history of source images)."""
+        for store, lo in ((self.gray, pos), (self.source, pos if source_from is None else source_from)):
+            for k in [k for k in store if k < lo]:
                 del store[k]
 
 
@@ -237,14 +240,22 @@ class OFFDStream:
     ``keep_frames=True`` the image of every processed frame inside a window-level detection is kept as
     pushed, so every final interval's frames are in ``OFFDResult.kept`` (by original frame index), and so are
     the frames up to ``keep_before_s`` before each (a consumer that reads the face before the onset, e.g. the
-    macro-expression reader, needs no second decoding pass).
+    macro-expression reader, needs no second decoding pass), and up to ``keep_after_s`` after each.
+
+    ``on_ready(span, interval, frames, track, grid)``, when given, receives each final interval, in order, once
+    neither its kept frames (``frames``: original frame -> image) nor the face track around them can change
+    (a window has opened after the last frame it wants, or the video ended); ``track`` is the ``FaceTrack`` so
+    far and ``grid`` the original frame of every processed frame so far. Its frames are dropped right after,
+    so a consumer that reads each interval there (``analyze``, ``watch --recognize``) holds the frames of the
+    few intervals in flight, not of the whole video (``held_peak`` counts them).
     Memory: one window of grey frames, plus the kept images.
     """
 
     def __init__(self, fps: float, cfg: OFFDConfig | None = None, detector: LandmarkDetector | None = None,
                  keep_frames: bool = False, progress: Callable[[int, int | None], None] | None = None,
                  total_frames: int | None = None, keep_before_s: float = 0.0,
-                 keep_filter: Callable[[Interval], Iterable[int]] | None = None):
+                 keep_filter: Callable[[Interval], Iterable[int]] | None = None, keep_after_s: float = 0.0,
+                 on_ready: Callable[[Span, Interval, dict, FaceTrack, np.ndarray], None] | None = None):
         self.cfg = cfg = cfg or OFFDConfig()
         self.tracker = WindowTracker(cfg, detector or LandmarkDetector())
         self.rate = working_rate(fps, cfg.work_rate_hz)
@@ -253,7 +264,14 @@ class OFFDStream:
         self.check_every = cfg.frames(cfg.face_check_s, self.rate)
         self.keep_frames = keep_frames
         self.keep_before = int(round(max(0.0, keep_before_s) * self.rate))
+        self.keep_after = int(np.ceil(max(0.0, keep_after_s) * self.rate)) + (1 if keep_after_s > 0 else 0)
         self.keep_filter = keep_filter  # once an interval is final, only the original frames it names are kept
+        self.on_ready = on_ready
+        self.waiting: list[Span] = []  # final spans not handed to on_ready yet
+        self.handed: set[Span] = set()  # final spans handed over (their frames are gone)
+        self.tails: list[Span] = []  # window-level spans whose frames after the end are still arriving
+        self.last_open = -1  # processed position of the newest window's reference frame
+        self.held_peak = 0
         self.progress, self.total = progress, total_frames
         self.resampler = Resampler(self.rate)
         self.buf = FrameBuffer(keep_source=keep_frames)
@@ -276,23 +294,27 @@ class OFFDStream:
     def push(self, frame: Frame) -> list[Span]:
         """Add one decoded frame; returns the spans that became final."""
         for idx, t, img in self.resampler.push(frame):
-            self.buf.append(idx, t, img)
+            self._keep_tail(self.buf.append(idx, t, img), img)
             if self.progress:
                 self.progress(idx + 1, self.total)
-        return self._advance()
+        out = self._advance()
+        self._hand_over(final=False)
+        return out
 
     def close(self) -> list[Span]:
         """End of the video: analyse the last (short) window; returns the remaining final spans."""
         if not self.exhausted:
             for idx, t, img in self.resampler.flush():
-                self.buf.append(idx, t, img)
+                self._keep_tail(self.buf.append(idx, t, img), img)
                 if self.progress:
                     self.progress(idx + 1, self.total)
             self.exhausted = True
             self._advance()
             if self.tracker.pool is not None:
                 self.tracker.pool.shutdown(wait=False)
-        return self._emit(None)
+        out = self._emit(None)
+        self._hand_over(final=True)
+        return out
 
     # -- the window loop -------------------------------------------------------------------------------
 
@@ -321,8 +343,9 @@ class OFFDStream:
             for k in range(self.start, self.start + self.check_every):
                 self.face[k] = False
             self.start += self.check_every
-            self.buf.drop_before(self.start)
+            self.buf.drop_before(self.start, self.start - self.keep_before)
             out += self._emit(self.start)
+        self.last_open = self.start
         self.near = track.box.center
         if not self.channel_names:
             self.channel_names = [c.name for c in track.layout.channels]
@@ -367,9 +390,11 @@ class OFFDStream:
         self.settler.add(absolute)
         if self.keep_frames:
             for a, b in absolute:
-                for k in range(max(0, a - self.keep_before), b + 1):
+                for k in range(max(0, a - self.keep_before), b + 1 + self.keep_after):
                     if k in self.buf.source:
                         self.kept.setdefault(k, self.buf.source[k])
+                if b + self.keep_after >= len(self.buf):
+                    self.tails.append((a, b))  # its last frames are still to come
         if end >= len(self.buf) and self.exhausted:
             self.done = True
             return []
@@ -377,7 +402,7 @@ class OFFDStream:
             nxt = end if end > start else start + 1
         else:
             nxt = start + min(next_hop(spans, length, self.hop), length - 1)
-        self.buf.drop_before(nxt)
+        self.buf.drop_before(nxt, nxt - self.keep_before)
         self.start = nxt
         return self._emit(nxt)
 
@@ -391,26 +416,90 @@ class OFFDStream:
         """Spans that no later window can change (all remaining ones when ``horizon`` is None)."""
         new = self.settler.settle(horizon)
         if self.keep_frames and horizon is not None:
-            spans = self.settler.spans()  # settled and unsettled: an unsettled span needs its frames too
+            spans = self._in_flight()  # settled and unsettled: an unsettled span needs its frames too
+            reach = [self._reach(sp) for sp in spans]
             for pos in [p for p in self.kept if p < horizon]:
-                if not any(a - self.keep_before <= pos <= b for a, b in spans):
+                if not any(a <= pos <= b for a, b in reach):
                     del self.kept[pos]  # before the horizon and in no span: never needed
         if self.keep_frames and self.keep_filter is not None and new:
             self._keep_only_wanted(new)
+        if self.on_ready is not None:
+            self.waiting += new
         return new
+
+    def _reach(self, span: Span) -> tuple[int, int]:
+        """Processed positions whose images a span may need: its lead-in, itself, its frames after."""
+        return span[0] - self.keep_before, span[1] + self.keep_after
+
+    def _keep_tail(self, pos: int, image: np.ndarray) -> None:
+        """A frame arriving after a window closed, within ``keep_after`` of one of its spans: keep it too."""
+        if not self.tails:
+            return
+        self.tails = [sp for sp in self.tails if sp[1] + self.keep_after >= pos]
+        if any(sp[1] < pos for sp in self.tails):
+            self.kept.setdefault(pos, image)
+
+    def _hand_over(self, final: bool) -> None:
+        """Each waiting final interval, in order, to ``on_ready`` once its frames and the face track around them
+        are final (``final``: the video ended), then its frames are dropped."""
+        self.held_peak = max(self.held_peak, len(self.kept))
+        if self.on_ready is None or not self.waiting:
+            return
+        index = np.asarray(self.buf.index)
+        track = None
+        while self.waiting:
+            span = self.waiting[0]
+            iv = self.interval(span)
+            want = nearest_positions(index, self.keep_filter(iv)) if self.keep_filter is not None else set()
+            # positions before the newest reference are final: its window holds landmarks and a box nearer to
+            # any later frame than those to come, and every grid neighbour of the wanted frames exists
+            if not final and max(want | {span[1]}) >= self.last_open:
+                break
+            if track is None:
+                track = self._track()
+            lo, hi = self._reach(span)
+            frames = {int(index[p]): img for p, img in sorted(self.kept.items()) if lo <= p <= hi}
+            self.on_ready(span, iv, frames, track, index)
+            self.waiting.pop(0)
+            self.handed.add(tuple(span))
+            self._release(span)
+
+    def _release(self, span: Span) -> None:
+        """Drop a handed-over interval's frames, except those another interval still in flight may need."""
+        lo, hi = self._reach(span)
+        others = [self._reach(sp) for sp in self.waiting + self.settler._tail()[1]]
+        for pos in [p for p in self.kept if lo <= p <= hi]:
+            if not any(a <= pos <= b for a, b in others):
+                del self.kept[pos]
+        self.tails = [sp for sp in self.tails if not (span[0] <= sp[0] and sp[1] <= span[1])]
+
+    def _in_flight(self) -> list[Span]:
+        """Final and unsettled spans, less those handed over."""
+        return [sp for sp in self.settler.spans() if tuple(sp) not in self.handed]
+
+    def _found(self, n: int) -> np.ndarray:
+        """Face found per processed frame (frames inside analysed windows count unless a check failed)."""
+        face = np.array([self.face.get(i, False) for i in range(n)], dtype=bool)
+        for s0, ln in self.windows:
+            for i in range(s0, min(s0 + ln, n)):
+                face[i] = self.face.get(i, True)
+        return face
+
+    def _track(self) -> FaceTrack:
+        n = len(self.buf)
+        return self.faces.build(np.asarray(self.buf.index, dtype=int), np.asarray(self.buf.time), self._found(n))
 
     def _keep_only_wanted(self, new: list[Span]) -> None:
         """Memory stays flat in video length: a final interval keeps only the frames its consumer names (e.g.
         onset/apex/offset), unless a frame also lies in another span (with its lead-in)."""
-        m = self.keep_before
         fresh = {tuple(sp) for sp in new}
-        others = [sp for sp in self.settler.spans() if tuple(sp) not in fresh]
+        others = [self._reach(sp) for sp in self.settler.spans() if tuple(sp) not in fresh]
         index = np.asarray(self.buf.index)
         for span in new:
             want = nearest_positions(index, self.keep_filter(self.interval(span)))
-            a, b = span
-            for pos in [p for p in self.kept if a - m <= p <= b]:
-                if pos in want or any(c - m <= pos <= d for c, d in others):
+            a, b = self._reach(span)
+            for pos in [p for p in self.kept if a <= p <= b]:
+                if pos in want or any(c <= pos <= d for c, d in others):
                     continue
                 del self.kept[pos]
 
@@ -424,11 +513,7 @@ class OFFDStream:
     def result(self) -> OFFDResult:
         """Everything measured so far (call after ``close()`` for the whole video)."""
         n = len(self.buf)
-        face = np.array([self.face.get(i, False) for i in range(n)], dtype=bool)
-        # frames inside analysed windows count as face frames unless a check failed on them
-        for s0, ln in self.windows:
-            for i in range(s0, min(s0 + ln, n)):
-                face[i] = self.face.get(i, True)
+        face = self._found(n)
         nch = len(self.channel_names)
         disp = np.full((n, nch), np.nan, dtype=np.float32)
         for i, v in self.disp.items():
@@ -438,8 +523,9 @@ class OFFDStream:
         index = np.asarray(self.buf.index, dtype=int)
         kept = {}
         if self.keep_frames:
-            m = self.keep_before
-            kept = {int(index[p]): img for p, img in self.kept.items() if any(a - m <= p <= b for a, b in spans)}
+            reach = [self._reach(sp) for sp in self._in_flight()]
+            kept = {int(index[p]): img for p, img in self.kept.items() if any(a <= p <= b for a, b in reach)}
         return OFFDResult(self.cfg, self.rate, index, np.asarray(self.buf.time, dtype=float), face,
                           np.array([self.score.get(i, 0.0) for i in range(n)]), disp, self.channel_names, spans,
-                          list(self.windows), kept, self.faces.build(index, np.asarray(self.buf.time), face))
+                          list(self.windows), kept, self.faces.build(index, np.asarray(self.buf.time), face),
+                          self.held_peak)

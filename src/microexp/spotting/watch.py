@@ -3,7 +3,9 @@
 Frames from a ``microexp.io.live`` source are pushed into ``OFFDStream``, the same window loop ``spot`` runs
 (``run_offd`` is a loop over it), which hands back each interval once no later window can change it. So on
 a file ``watch`` gives exactly ``spot``'s intervals, and an interval is reported at most about one analysis
-window (≈6.7 s for OF-FD) after its offset, plus processing time.
+window (≈6.7 s for OF-FD) after its offset, plus processing time. With recognition, each interval is read
+exactly as ``analyze`` reads it (``pipeline.IntervalReader``), once the face track around it is final too
+(the next window has opened past the frames it reads), so it may come one window hop later.
 """
 
 from __future__ import annotations
@@ -11,8 +13,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-
-import numpy as np
 
 from microexp.face.landmarks import LandmarkDetector
 from microexp.records import Interval
@@ -58,25 +58,6 @@ class Detection:
         return out
 
 
-def recognise_span(stream: OFFDStream, span: tuple[int, int], iv: Interval, det: LandmarkDetector,
-                   weights=None) -> tuple[str, dict[str, float]]:
-    """Emotion of one final interval from its onset and apex frames (kept by the stream), aligned as
-    ``analyze`` aligns them: one similarity transform from the onset frame's landmarks for both."""
-    from microexp.face.align import similarity_align
-    from microexp.pipeline import RECOG_CROP
-    from microexp.recognition.api import recognize
-
-    index = np.asarray(stream.buf.index[span[0]:span[1] + 1])
-    pos = {int(i): span[0] + k for k, i in reversed(list(enumerate(index)))}  # first position per frame
-    on, ap = stream.kept.get(pos.get(iv.onset, -1)), stream.kept.get(pos.get(iv.apex, -1))
-    found = None if on is None or ap is None else det.find(on)
-    if found is None:
-        return "unknown", {}
-    crops = [similarity_align(img, found[1], RECOG_CROP)[0] for img in (on, ap)]
-    rec = recognize(crops[0], crops[1], weights=weights)
-    return rec.emotion, rec.probabilities
-
-
 def watch_detections(source, *, fps: float | None = None, preset: str = "default",
                      config: OFFDConfig | None = None, realtime: bool = False, recognize: bool = False,
                      recognizer_weights=None, live_options: dict | None = None,
@@ -91,16 +72,24 @@ def watch_detections(source, *, fps: float | None = None, preset: str = "default
     cfg = config or get_preset(preset)
     if overrides:
         cfg = with_overrides(cfg, **overrides)
-    rec_det = None
+    keep = None
+    read: list = []  # (span, Expression) handed over by the stream, not reported yet
     if recognize:  # load the recogniser before the first frame, not when the first interval is found
+        from microexp.pipeline import IntervalReader
         from microexp.recognition.weights import load_default
 
         load_default(recognizer_weights)
-        rec_det = LandmarkDetector()
+        keep = IntervalReader(recognizer_weights).keep()
     det = LandmarkDetector()  # loaded before the reader starts, so early frames are not dropped
     src = source if isinstance(source, LiveSource) else LiveSource(
         source, fps=fps, realtime=realtime, **(live_options or {}))
-    stream = OFFDStream(src.fps, cfg, det, keep_frames=recognize)
+    if keep is None:
+        stream = OFFDStream(src.fps, cfg, det)
+    else:  # each interval is read as analyze reads it, once its frames and face track are final
+        stream = OFFDStream(src.fps, cfg, det, keep_frames=True, keep_before_s=keep.before_s,
+                            keep_after_s=keep.after_s, keep_filter=lambda iv: keep.wanted(iv, src.fps),
+                            on_ready=lambda span, iv, frames, track, grid: read.append(
+                                (span, keep.use(iv, frames, track, grid, src.fps))))
     # live (paced) sources: report on the wall clock, which includes any backlog; recorded ones (a file, a
     # pipe, a stream opened lossless) on the stream's own clock, the newest frame read
     paced = src.realtime or (src.drop and src.spec.kind in ("camera", "device", "url"))
@@ -112,13 +101,13 @@ def watch_detections(source, *, fps: float | None = None, preset: str = "default
         if paced and wall0 is not None:
             now = max(now, time.monotonic() - wall0)
         times = stream.buf.time
-        for span in spans:
-            iv = stream.interval(span)
+        items = [(span, None) for span in spans] if keep is None else list(read)
+        read.clear()
+        for span, expr in items:
+            iv = stream.interval(span) if expr is None else expr.interval
             d = Detection(src.name, iv, float(times[span[0]]), float(times[span[1]]), now)
-            if recognize:
-                d.emotion, d.probabilities = recognise_span(stream, span, iv, rec_det, recognizer_weights)
-                for pos in range(span[0], span[1] + 1):  # reported: its frames are not needed any more
-                    stream.kept.pop(pos, None)
+            if expr is not None:
+                d.emotion, d.probabilities = expr.emotion, expr.probabilities
             state.emitted += 1
             yield d
 
