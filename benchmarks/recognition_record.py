@@ -57,8 +57,8 @@ def record_group(work: Path, index: pd.DataFrame, classes: list[str], *, baselin
     logs = {n: fold_table(work / n, index, classes) for n in names}
     missing = [n for n, lg in logs.items() if lg is None]
     if missing:
-        lines = [f"| {n} | {select if n != baseline else 'last'} | not run | | | | | | | |" for n in names]
-        return [*lines, f"| {ensemble} | {select} | not run | | | | | | | |"], []
+        lines = [f"| {n} | {select if n != baseline else 'last'} | not run | | | | | | | | |" for n in names]
+        return [*lines, f"| {ensemble} | {select} | not run | | | | | | | | |"], []
     common = set.intersection(*(set(lg["subject"]) for lg in logs.values()))
     logs = {n: lg[lg["subject"].isin(common)].reset_index(drop=True) for n, lg in logs.items()}
     ens = combine_members([logs[m] for m in members], classes, members)
