@@ -492,7 +492,8 @@ CLI_HANDLED_CASES = [
     Case("version", "`microexp --version` (said 'Missing command')", "Prints `microexp VERSION`, exit 0.",
          h_version),
     Case("help-lists-everything", "`microexp --help`",
-         "Lists every command (demo, spot, analyze, recognize, loso, prepare, evaluate, datasets, synth, train).",
+         "Lists every command (demo, spot, analyze, recognize, loso, ensemble, prepare, evaluate, datasets, synth, "
+         "train).",
          h_help),
 ]
 
@@ -553,7 +554,7 @@ def test_cli_handled_cases(case, tmp_path):
 
         assert res.stdout.strip() == f"microexp {__version__}"
     elif case.id == "help-lists-everything":
-        for name in ("demo", "spot", "analyze", "recognize", "loso", "prepare", "evaluate", "datasets", "synth",
+        for name in ("demo", "spot", "analyze", "recognize", "loso", "ensemble", "prepare", "evaluate", "datasets", "synth",
                      "train"):
             assert f" {name} " in res.stdout, name
     else:  # pragma: no cover - a new case needs its check here

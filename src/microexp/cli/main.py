@@ -56,7 +56,8 @@ app = typer.Typer(
 )
 
 COMMAND_MODULES = (
-    "demo", "spot", "analyze", "recognize", "evaluate", "datasets", "synth", "loso", "train", "prepare", "watch",
+    "demo", "spot", "analyze", "recognize", "evaluate", "datasets", "synth", "loso", "ensemble", "train", "prepare",
+    "watch",
 )
 
 for _name in COMMAND_MODULES:

@@ -85,18 +85,25 @@ def run_fold(task: FoldTask) -> dict:
         scores = res.scores["val"] if task.select == "inner-val" else res.scores["test"]
         k = select_epoch(task.select, n, val_scores=scores if task.select == "inner-val" else None,
                          test_scores=scores if task.select == "oracle" else None)
+        probs = res.probs["test"][k]
         pred = res.preds["test"][k]
         epoch = res.epochs_scored[k]
     out = {"test_subject": task.test_subject, "val_subjects": list(task.val_subjects),
            "rows": list(map(int, task.test_rows)),
-           "pred": [int(p) for p in pred], "epoch": int(epoch), "seconds": time.perf_counter() - t0,
+           "pred": [int(p) for p in pred], "proba": _proba_rows(probs), "epoch": int(epoch), "seconds": time.perf_counter() - t0,
            "cpu_seconds": time.process_time() - c0,
            "final_loss": float(res.losses[-1])}
     if task.select != "last":
         # the last checkpoint is the last epoch: the same prediction `--select last` gives (same seed, and
         # scoring consumes no randomness), kept so one run shows how much selection changes the result
         out["pred_last"] = [int(p) for p in res.preds["test"][-1]]
+        out["proba_last"] = _proba_rows(res.probs["test"][-1])
     return out
+
+
+def _proba_rows(probs: np.ndarray) -> list[list[float]]:
+    """Per-sample softmax probabilities as JSON (one list per test row, classes in label order)."""
+    return [[float(v) for v in row] for row in np.asarray(probs, dtype=np.float64)]
 
 
 def run_loso(
@@ -152,11 +159,13 @@ def _write_outputs(out: Path, arch: str, data: FlowSet, folds, done: dict, selec
     classes = list(getattr(data, "classes", CLASSES))  # a protocol's label order (5-class sets too)
     for f in folds:
         r = done[f.test_subject]
-        for i, p in zip(r["rows"], r["pred"], strict=True):
+        probas = r.get("proba") or [None] * len(r["rows"])  # folds from before probabilities were stored
+        for i, p, q in zip(r["rows"], r["pred"], probas, strict=True):
             row = data.index.iloc[i]
             rows.append({"subject": f.test_subject, "sample": row["sample"], "dataset": row["dataset"],
                          "true": classes[int(row["label"])], "pred": classes[int(p)], "epoch": r["epoch"],
-                         "select": label})
+                         "select": label,
+                         **({f"p_{c}": float(v) for c, v in zip(classes, q, strict=True)} if q else {})})
         if "pred_last" in r:
             for k, q in enumerate(r["pred_last"], start=len(rows) - len(r["rows"])):
                 rows[k]["pred_last_epoch"] = classes[int(q)]

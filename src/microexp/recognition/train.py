@@ -47,6 +47,7 @@ class TrainResult:
     epochs_scored: list[int] = field(default_factory=list)  # 1-based epochs with recorded scores
     scores: dict[str, list[float]] = field(default_factory=dict)  # set name -> UF1 per scored epoch
     preds: dict[str, list[np.ndarray]] = field(default_factory=dict)  # set name -> predictions per scored epoch
+    probs: dict[str, list[np.ndarray]] = field(default_factory=dict)  # set name -> class probabilities per epoch
     losses: list[float] = field(default_factory=list)
 
 
@@ -171,8 +172,10 @@ def train_model(
         if score_sets and ((epoch + 1) % every == 0 or last):
             res.epochs_scored.append(epoch + 1)
             for name, (xs, ys) in score_sets.items():
-                pred = predict_proba(model, xs).argmax(1) if len(xs) else np.zeros(0, dtype=int)
+                proba = predict_proba(model, xs) if len(xs) else np.zeros((0, n_classes), dtype=np.float32)
+                pred = proba.argmax(1)
                 res.preds.setdefault(name, []).append(pred)
+                res.probs.setdefault(name, []).append(proba)
                 if ys is not None:  # sets without labels are only predicted, never scored
                     res.scores.setdefault(name, []).append(_uf1(np.asarray(ys), pred, n_classes))
             if keep_states:
