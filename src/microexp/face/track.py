@@ -6,11 +6,17 @@ verify it near its tracked place every ``check_s`` seconds (``verify_near``: the
 no landmarks), and find it again when a check fails. What was seen goes into a ``FaceTrack`` (one record per
 processed frame: found, box, crop transform, landmarks where measured).
 
-Crops (``track_crops``): landmarks on a reference frame fix one crop transform, kept until the face is lost
-or has moved by more than ``max_drift_u`` (in half inner-canthal distances); per-frame re-alignment would
-add jitter that reference-frame spotters read as motion. When a check fails, the frames after the last good
-check are marked "no face" (their crops are zeros), never filled in by guessing. Frames are streamed with a
-delay of one check interval.
+Crops (``track_crops``): the crop follows the head smoothly, so two crops of one face differ only by facial
+motion. The first check of a face segment fixes the canonical crop (landmarks -> ``crop_transform``); every
+frame after it is mapped onto that first frame by a similarity (translation and scale, plus roll with
+``rotate``) fitted to the rigid landmarks (nasal ridge, nose tip, inner eye corners: points expressions barely
+move), tracked with pyramidal Lucas–Kanade from the last checked frame (``face.motion.track_points``, with its
+forward-backward test), as OF-FD's alignment does. Landmarks alone jitter by about a crop pixel from check to
+check; a transform held fixed and re-anchored when the face had drifted too far (the policy before cache
+version 3) made a frame pair across the jump differ everywhere, which reference-frame spotters read as a
+large expression. When LK loses the points, the fit holds until the next check, which re-anchors on the
+landmarks. When a check fails, the frames after the last good check are marked "no face" (their crops are
+zeros), never filled in by guessing. Frames are streamed with a delay of one check interval.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ import cv2
 import numpy as np
 
 from microexp.face.align import CropSpec, crop_transform, warp
-from microexp.face.landmarks import FaceBox, LandmarkDetector, eye_corner_mid, half_inner_canthal
+from microexp.face.landmarks import RIGID, FaceBox, LandmarkDetector
 
 
 @dataclass(frozen=True)
@@ -35,8 +41,6 @@ class TrackConfig:
     y_range: tuple[float, float] = (-3.0, 5.0)
     rotate: bool = False
     check_s: float = 0.2
-    max_drift_u: float = 0.5
-    max_scale_change: float = 0.1
     detect_max_side: int = 640
 
     def spec(self) -> CropSpec:
@@ -199,6 +203,32 @@ def find_face(det: LandmarkDetector, gray: np.ndarray, near=None, max_side: int 
     return box, det.landmarks(gray, box)
 
 
+def similarity_fit(src: np.ndarray, dst: np.ndarray, rotate: bool = False) -> np.ndarray:
+    """Least-squares similarity ``(a, b, tx, ty)`` mapping points ``src`` (N, 2) onto ``dst``
+    (``x' = a·x − b·y + tx``, ``y' = b·x + a·y + ty``); ``b = 0`` (no roll) unless ``rotate``."""
+    p, q = np.asarray(src, np.float64), np.asarray(dst, np.float64)
+    pm, qm = p.mean(0), q.mean(0)
+    x, y = p - pm, q - qm
+    den = max(float((x * x).sum()), 1e-9)
+    a = float((x * y).sum()) / den
+    b = float((x[:, 0] * y[:, 1] - x[:, 1] * y[:, 0]).sum()) / den if rotate else 0.0
+    return np.array([a, b, qm[0] - (a * pm[0] - b * pm[1]), qm[1] - (b * pm[0] + a * pm[1])])
+
+
+def fit_matrix(f: np.ndarray) -> np.ndarray:
+    a, b, tx, ty = f
+    return np.array([[a, -b, tx], [b, a, ty]])
+
+
+def _then(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """The similarity ``second ∘ first`` (apply ``first``, then ``second``) as parameters."""
+    m = np.vstack([fit_matrix(second), [0, 0, 1]]) @ np.vstack([fit_matrix(first), [0, 0, 1]])
+    return np.array([m[0, 0], m[1, 0], m[0, 2], m[1, 2]])
+
+
+IDENTITY = np.array([1.0, 0.0, 0.0, 0.0])
+
+
 def track_crops(frames: Iterable, fps: float, config: TrackConfig | None = None,
                 detector: LandmarkDetector | None = None,
                 progress: Callable[[int, int | None], None] | None = None,
@@ -208,6 +238,8 @@ def track_crops(frames: Iterable, fps: float, config: TrackConfig | None = None,
     Pass a ``FaceTrackBuilder`` as ``track`` to get the video's ``FaceTrack`` (``track.build()``) once the
     stream is exhausted: one record per decoded frame, with the crop transforms and checked landmarks.
     """
+    from microexp.face.motion import compose, track_points
+
     cfg = config or TrackConfig()
     det = detector or LandmarkDetector()
     spec = cfg.spec()
@@ -216,14 +248,13 @@ def track_crops(frames: Iterable, fps: float, config: TrackConfig | None = None,
     zero_m = np.zeros((2, 3), np.float32)
     blank = np.zeros(size[::-1], np.uint8)
     pending: deque[tuple[int, TrackedFrame]] = deque()  # crops since the last successful check
-    M = None
-    anchor = None  # (eye midpoint, u) of the current transform
+    M0 = None  # the face segment's canonical crop transform (its first check's landmarks)
+    key = None  # (grey, rigid points, fit onto the segment's first frame) of the last checked frame
+    fit = IDENTITY  # the current frame's similarity onto the segment's first frame
+    win = 21
     box = None  # the face as last seen
     last = None
     builder = track if track is not None else FaceTrackBuilder()
-
-    def anchor_of(lm):
-        return eye_corner_mid(lm), half_inner_canthal(lm)
 
     def emit(k: int, f: TrackedFrame) -> TrackedFrame:
         builder.frame(k, f.index, f.time, f.face)
@@ -246,28 +277,42 @@ def track_crops(frames: Iterable, fps: float, config: TrackConfig | None = None,
                 return seen, det.landmarks(gray, seen)
         return find_face(det, gray, None if box is None else box.center, cfg.detect_max_side)
 
+    def follow(gray) -> np.ndarray | None:
+        """This frame's fit onto the segment's first frame: LK from the last checked frame's rigid points."""
+        moved, ok = track_points(key[0], gray, key[1], win)
+        if ok.sum() < 3:
+            return None
+        return _then(similarity_fit(moved[ok], key[1][ok], cfg.rotate), key[2])
+
     for k, fr in enumerate(frames):
         gray = fr.image if fr.image.ndim == 2 else cv2.cvtColor(fr.image, cv2.COLOR_BGR2GRAY)
         last = gray
         check = k % every == 0
+        lost = False
+        if M0 is not None:
+            now = follow(gray)
+            lost = now is None
+            fit = fit if lost else now  # LK failed between checks: hold the last fit until the next check
         if check:
             found = look(gray)
             if found is None:
                 yield from flush(False)
-                M, anchor, box = None, None, None
+                M0, key, box = None, None, None
             else:
                 yield from flush(True)
                 box, lm = found
                 builder.add(k, box, landmarks=lm)
-                c, u = anchor_of(lm)
-                moved = anchor is None or (np.linalg.norm(c - anchor[0]) > cfg.max_drift_u * anchor[1]
-                                           or abs(u / max(anchor[1], 1e-6) - 1) > cfg.max_scale_change)
-                if M is None or moved:
-                    M = crop_transform(lm, spec, rotate=cfg.rotate)
-                    anchor = (c, u)
-        if M is None:
+                pts = lm[list(RIGID)].astype(np.float32)
+                if M0 is None:  # a new face segment: its canonical crop
+                    M0, fit = crop_transform(lm, spec, rotate=cfg.rotate), IDENTITY
+                    win = int(np.clip(2 * round(float(np.linalg.norm(lm[42] - lm[39]))) + 1, 11, 61))
+                elif lost:  # LK lost the rigid points: the landmarks say where the face is
+                    fit = _then(similarity_fit(pts, key[1], cfg.rotate), key[2])
+                key = (gray, pts, fit)
+        if M0 is None:
             yield emit(k, TrackedFrame(fr.index, fr.time, False, zero_m, blank))
         else:
+            M = compose(M0, fit_matrix(fit))
             pending.append((k, TrackedFrame(fr.index, fr.time, True, M.astype(np.float32), warp(gray, M, size))))
             if check:  # the face was just seen on this very frame
                 yield from flush(True)

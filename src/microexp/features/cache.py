@@ -26,7 +26,8 @@ from microexp.face.track import FaceTrack, FaceTrackBuilder, TrackConfig, track_
 from microexp.io.atomic import _UMASK
 from microexp.io.video import VideoSource
 
-CACHE_VERSION = 2  # 2: the face track (boxes, landmarks of checked frames) stored beside the crops
+CACHE_VERSION = 3  # 2: the face track (boxes, landmarks of checked frames) stored beside the crops;
+# 3: crops follow the head frame by frame (LK on rigid landmarks) instead of jumping on re-anchoring
 MARKER = "COMPLETE"
 
 
@@ -144,6 +145,8 @@ def _build(video_path, fps, cfg: TrackConfig, entry: Path, progress) -> None:
 
 def _load(entry: Path, key: str, video: str, from_cache: bool = True) -> CropSequence:
     info = json.loads((entry / "info.json").read_text())
+    if info.get("version") != CACHE_VERSION:  # another crop policy: never reuse its crops
+        raise ValueError(f"cache entry {entry.name}: version {info.get('version')}, not {CACHE_VERSION}")
     n, s = int(info["n"]), int(info["size"])
     if (entry / "crops.u8").stat().st_size != n * s * s:
         raise ValueError(f"cache entry {entry.name}: crops.u8 does not hold {n} crops of {s}x{s}")
