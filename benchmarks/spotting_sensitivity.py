@@ -13,6 +13,7 @@ without plants. Reported per spotter and kind (ME, MaE):
 - false positives per minute of face video on the clips without plants.
 
     python benchmarks/spotting_sensitivity.py --grid quick --spotters default        # while developing
+    python benchmarks/spotting_sensitivity.py --grid real --jobs 1 --record          # the real ME range only
     python benchmarks/spotting_sensitivity.py --jobs 2 --record                      # full grid, writes results
 
 Planted clips are written under --workdir (default ~/.cache/microexp/spotting_sensitivity, never in the repo).
@@ -39,12 +40,19 @@ RESULTS = REPO / "benchmarks" / "results" / "spotting_sensitivity"
 GRIDS = {  # amplitudes in % IOD; the real MEs measured 0.9-4.3 (docs/synth.md)
     "full": {"me": [0.7, 1.5, 3.0, 4.5, 7.0, 10.0], "mae": [2.0, 4.0, 8.0, 16.0]},
     "quick": {"me": [1.0, 3.0, 10.0], "mae": [2.0, 8.0]},
+    "real": {"me": [2.0, 3.0, 4.5], "mae": [4.0, 8.0]},  # the measured real ME range and just above it
 }
 DURATION_S = {"me": 0.40, "mae": 1.10}  # near the real CAS(ME)^2 medians (0.43 s, 1.17 s)
 GAP_S = {"me": 1.5, "mae": 2.0}
 APEX_FRACTION = {"me": 0.45, "mae": 0.40}  # real CAS(ME)^2 ME 0.44, MaE 0.38
 SYNTH_BACKGROUNDS = 1  # synthetic clips, 20 s each, no labelled expressions, default distractors
 SYNTH_SECONDS = 20.0
+# Every real clip in ../shared/video shows a posed expression for most of its length (docs/spotting.md), so a
+# plant there lands on the actor's own expression, 3-5x larger than a real ME. A real face without one: the
+# neutral opening frames of single_face.mp4 (0-15; the lip corners start to rise at 17, docs/spotting.md),
+# played forward and backward to NEUTRAL_SECONDS (real face, real sensor noise and compression, real sway).
+NEUTRAL_SOURCE, NEUTRAL_FRAMES, NEUTRAL_SECONDS = "single_face.mp4", 16, 12.0
+SOURCES = ("real", "real_neutral", "synthetic")
 
 
 def real_clips() -> list[Path]:
@@ -74,6 +82,17 @@ def make_background(job) -> dict:
     cv2.setNumThreads(1)
     kind, src, out = job
     out = Path(out)
+    if kind == "neutral":
+        from microexp.io.video import VideoSource, write_video
+
+        source = VideoSource(src)
+        head = [fr.image for _, fr in zip(range(NEUTRAL_FRAMES), source.frames())]
+        cycle = head + head[-2:0:-1]  # forward, then backward without repeating the end frames
+        fps = source.info.fps
+        n = int(round(NEUTRAL_SECONDS * fps))
+        if not out.is_file():
+            write_video(out, (cycle[i % len(cycle)] for i in range(n)), fps, crf=18)
+        return {"name": out.stem, "path": str(out), "source": "real_neutral", "fps": fps}
     if kind == "synth":
         from microexp.synth import preset, write_clip
 
@@ -185,7 +204,7 @@ def summarise(backgrounds: list[dict], bg_runs: list[dict], planted: list[dict],
                 hits = sum(r["spotters"][s]["hits"] for r in rows)
                 typed = sum(r["spotters"][s]["typed_hits"] for r in rows)
                 per_source = {src: [sum(r["spotters"][s]["hits"] for r in rows if r["source"] == src),
-                                    sum(r["n_plants"] for r in rows if r["source"] == src)] for src in ("real", "synthetic")}
+                                    sum(r["n_plants"] for r in rows if r["source"] == src)] for src in SOURCES}
                 curve.append({"amplitude": amp, "n": n, "recall": hits / n if n else None,
                               "typed_recall": typed / n if n else None, "hits_by_source": per_source})
             entry["curves"][kind] = curve
@@ -239,7 +258,9 @@ def markdown(summary: dict, meta: dict) -> str:
     lines = ["# Spotting sensitivity: recall against planted amplitude", "",
              f"Produced by `{meta['command']}` ({meta['wall_s']:.0f} s wall on this machine). Real ME motion "
              f"(`{MOTION.name}`, a real CASME II onset→apex pair) planted by `microexp synth plant` into "
-             f"{meta['n_real']} real face clips (`../shared/video`) and {meta['n_synth']} synthetic clips "
+             f"{meta['n_real']} real face clips (`../shared/video`), {meta.get('n_neutral', 0)} real clip without "
+             f"expressions (`{NEUTRAL_SOURCE}` frames 0–{NEUTRAL_FRAMES - 1}, its neutral opening, played forward "
+             f"and backward to {NEUTRAL_SECONDS:g} s) and {meta['n_synth']} synthetic clips "
              f"without labelled expressions; ME {DURATION_S['me']} s, MaE {DURATION_S['mae']} s, evenly spaced "
              f"({GAP_S['me']} / {GAP_S['mae']} s apart) where the face is visible. Hit: a detection of either type "
              "with IoU ≥ 0.5; typed: of the right type. FP/min: detections per minute of face video on the same "
@@ -260,6 +281,14 @@ def markdown(summary: dict, meta: dict) -> str:
             lines.append(f"| {s} | " + " | ".join(cells) + " |")
         n = [c["n"] for c in next(iter(summary.values()))["curves"][kind]]
         lines.append(f"\nplanted per amplitude: {n}")
+        lines += ["", f"Hits / planted by background ({kind.upper()}):", "",
+                  "| spotter | background | " + " | ".join(f"{a:g} %" for a in amps) + " |",
+                  "|---|---|" + "---|" * len(amps)]
+        for s, e in summary.items():
+            for src in SOURCES:
+                cells = [c["hits_by_source"].get(src, [0, 0]) for c in e["curves"][kind]]
+                if any(t for _, t in cells):
+                    lines.append(f"| {s} | {src} | " + " | ".join(f"{h}/{t}" for h, t in cells) + " |")
     lines += ["", "## False positives per clip without plants", "", "| spotter | clip | detections | face minutes |",
               "|---|---|---|---|"]
     for s, e in summary.items():
@@ -289,6 +318,8 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
     jobs = [("real", str(p), str(work / f"bg_{p.stem}.mp4")) for p in real_clips()]
+    if (SHARED / "video" / NEUTRAL_SOURCE).is_file():
+        jobs.append(("neutral", str(SHARED / "video" / NEUTRAL_SOURCE), str(work / "bg_neutral_loop.mp4")))
     jobs += [("synth", str(i), str(work / f"bg_synth{i}.mp4")) for i in range(args.synth)]
     from rich.progress import Progress
 
@@ -318,6 +349,7 @@ def main() -> None:
     meta = {"command": cmd.strip(), "wall_s": wall, "grid": grid, "motion": MOTION.name,
             "n_real": sum(b["source"] == "real" for b in backgrounds),
             "n_synth": sum(b["source"] == "synthetic" for b in backgrounds),
+            "n_neutral": sum(b["source"] == "real_neutral" for b in backgrounds),
             "clips": {b["name"]: {"source": b["source"], "fps": b["fps"]} for b in backgrounds}}
     md = markdown(summary, meta)
     print(md)

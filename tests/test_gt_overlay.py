@@ -187,6 +187,20 @@ def test_demo_marks_its_own_labels(single, tmp_path, monkeypatch):
     assert "Against the ground truth" in (out / "report.html").read_text()
 
 
+def test_demo_passes_its_preset_and_rejects_an_unknown_one(single, tmp_path, monkeypatch):
+    import microexp.pipeline as pipeline
+
+    _, res = single
+    seen = []
+    monkeypatch.setattr(pipeline, "analyze", lambda video, **k: seen.append(k.get("preset")) or res)
+    r = runner.invoke(app, ["demo", "--seconds", "2", "--preset", "me", "-o", str(tmp_path / "a")])
+    assert r.exit_code == 0, r.output
+    assert seen == ["me"]
+    r = runner.invoke(app, ["demo", "--seconds", "2", "--preset", "nope", "-o", str(tmp_path / "b")])
+    assert r.exit_code != 0 and "unknown OF-FD preset" in r.output
+    assert not (tmp_path / "b" / "demo_clip.mp4").exists()
+
+
 def test_analyze_folder_pools_and_warns(single, tmp_path, monkeypatch):
     """A folder: each video with rows gets its truth, one without is drawn without (a warning), tables pooled."""
     import shutil

@@ -19,6 +19,8 @@ def demo(
     out: Annotated[Path, typer.Option("-o", "--out", help="Output folder.")] = Path("demo_out"),
     seconds: Annotated[float, typer.Option("--seconds", help="Length of the generated clip.")] = 20.0,
     seed: Annotated[int, typer.Option("--seed")] = 0,
+    preset: Annotated[str, typer.Option(
+        "--preset", help="OF-FD preset (default, me, casme_sq, samm_lv, ...).")] = "default",
 ):
     """The main job on an input the toolkit makes itself: synth clip -> analyze -> report (no download).
 
@@ -28,11 +30,13 @@ def demo(
     from microexp.cli.spot import compare, load_truth, print_truth
     from microexp.pipeline import analyze
     from microexp.report.write import write_analysis
+    from microexp.spotting.offd import get_preset
     from microexp.synth import make_demo_video
     from microexp.synth.generate import labels_path
 
     check_number("--seconds", seconds, 2, 3600)
     check_number("--seed", seed, 0)
+    get_preset(preset)  # an unknown preset fails before the clip is made
     check_output(out)
     out.mkdir(parents=True, exist_ok=True)
     video = out / "demo_clip.mp4"
@@ -40,7 +44,7 @@ def demo(
     gt = make_demo_video(video, seconds=seconds, seed=seed)
     rows = load_truth(labels_path(video), 0, video)
     with progress_bar(f"analyzing {video.name}") as update:
-        result = analyze(video, progress=update)
+        result = analyze(video, preset=preset, progress=update)
     truth = compare(rows, [e.interval for e in result.expressions], video.stem, result.n_frames)
     paths = write_analysis(result, out, video.stem, truth=truth)
     console.print(f"{len(result.expressions)} expressions spotted in {result.n_frames} frames "

@@ -32,7 +32,8 @@ def spot(
     fps: Annotated[float | None, typer.Option(
         "--fps", help="Frame rate of a frame folder (default: the preset's, if it has one).")] = None,
     preset: Annotated[str, typer.Option(
-        "--preset", help="OF-FD preset: default, casme_sq, samm_lv, or a full preset name.")] = "default",
+        "--preset", help="OF-FD preset: default, casme_sq, samm_lv, me (microexp's noise-floor ME preset), or a "
+        "full preset name.")] = "default",
     spotter: Annotated[str, typer.Option(
         "--spotter", help="offd (training-free, default) or a learned spotter (refcnn3d, mesnet) with "
                           "--weights.")] = "offd",
