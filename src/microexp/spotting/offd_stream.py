@@ -505,15 +505,17 @@ class OFFDStream:
     def _release(self, span: Span) -> None:
         """Drop a handed-over interval's frames, except those another interval still in flight may need."""
         lo, hi = self._reach(span)
-        others = [self._reach(sp) for sp in self.waiting + self.settler._tail()[1]]
+        others = [self._reach(sp) for sp in self._in_flight()]
         for pos in [p for p in self.kept if lo <= p <= hi]:
             if not any(a <= pos <= b for a, b in others):
                 del self.kept[pos]
         self.tails = [sp for sp in self.tails if not (span[0] <= sp[0] and sp[1] <= span[1])]
 
     def _in_flight(self) -> list[Span]:
-        """Final and unsettled spans, less those handed over."""
-        return [sp for sp in self.settler.spans() if tuple(sp) not in self.handed]
+        """Spans whose frames may still be read: final ones not handed over yet, unsettled ones, and the
+        window-level spans not settled yet (one that echo suppression drops now may be kept once it grows)."""
+        spans = [sp for sp in self.settler.spans() if tuple(sp) not in self.handed]
+        return spans + [sp for sp in self.settler.raw if tuple(sp) not in self.handed]
 
     def _found(self, n: int) -> np.ndarray:
         """Face found per processed frame (frames inside analysed windows count unless a check failed)."""
@@ -531,7 +533,7 @@ class OFFDStream:
         """Memory stays flat in video length: a final interval keeps only the frames its consumer names (e.g.
         onset/apex/offset), unless a frame also lies in another span (with its lead-in)."""
         fresh = {tuple(sp) for sp in new}
-        others = [self._reach(sp) for sp in self.settler.spans() if tuple(sp) not in fresh]
+        others = [self._reach(sp) for sp in self._in_flight() if tuple(sp) not in fresh]
         index = np.asarray(self.buf.index)
         for span in new:
             want = nearest_positions(index, self.keep_filter(self.interval(span)))
