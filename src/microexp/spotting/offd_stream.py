@@ -531,12 +531,15 @@ class OFFDStream:
 
     def _keep_only_wanted(self, new: list[Span]) -> None:
         """Memory stays flat in video length: a final interval keeps only the frames its consumer names (e.g.
-        onset/apex/offset), unless a frame also lies in another span (with its lead-in)."""
+        onset/apex/offset), unless a frame also lies in another span (with its lead-in). Intervals final at the
+        same time spare each other's frames (one's onset can lie in the frames after the previous one)."""
         fresh = {tuple(sp) for sp in new}
         others = [self._reach(sp) for sp in self._in_flight() if tuple(sp) not in fresh]
         index = np.asarray(self.buf.index)
+        want: set[int] = set()
         for span in new:
-            want = nearest_positions(index, self.keep_filter(self.interval(span)))
+            want |= nearest_positions(index, self.keep_filter(self.interval(span)))
+        for span in new:
             a, b = self._reach(span)
             for pos in [p for p in self.kept if a <= p <= b]:
                 if pos in want or any(c <= pos <= d for c, d in others):
