@@ -5,7 +5,7 @@
 Clips of 3 s at 30 fps are built from still real face images (the first frame of
 ``../shared/video/single_face.mp4``, the raw CASME II frame ``MEA-LAB-421__ApexFrame_Spotting/.../img46.jpg``,
 the SAMM crop ``QqXuyujie__Micro-Expression-Datasets/Crop_using_dilb/SAMM/cropped_face.jpg`` and the CAS(ME)^3
-crop ``CZP-1__.../img_crop.jpg``): still, and with the rigid head motions and the relighting of
+crop ``CZP-1__.../img_crop.jpg``; a face is used only when every ROI box lies inside the image): still, and with the rigid head motions and the relighting of
 ``tests/test_metamorphic_offd.py`` (drift 4 px, roll 3°, zoom 3 %, shake, brighten 15 %), each frame with
 Gaussian sensor noise (σ 2 grey levels; two independent draws per clip, the larger value kept) and the clip
 written with x264 at crf 23 (its default quality). No

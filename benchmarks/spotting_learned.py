@@ -534,6 +534,12 @@ def write_page(results: dict, suites: dict, counts: dict, target_dir: Path, tiny
           "MESNet. One torch thread per job, two jobs at a time on the 2-core machine "
           f"(this invocation: {total_s / 60:.0f} min; stages already cached in the work folder are not rerun, so "
           "the training cost is the `train s` column).",
+          "* Crops: cache version 3 (they follow the head frame by frame, LK on the rigid landmarks); refcnn3d's "
+          "first layer starts as a temporal difference (`diff_init`). Both changed after the previous run of this "
+          "page, whose models did not learn (docs/spotting.md, issue 15); the budgets did not change.",
+          *([f"* Not run in this invocation: {', '.join(LABEL[sp] for sp in missing)} (no rows below)."]
+            if (missing := sorted({sp for sp in ("refcnn3d", "refcnn3d_nolcn", "mesnet")
+                                   if not any(sp in per for per in results.values())})) else []),
           "* Per-frame ROC-AUC: the score curve of the fold's own checkpoint on its test videos, pooled over all "
           "test videos; positives are frames inside a GT interval of the type, negatives frames outside every "
           "expression (`*_auc_all` in the JSON: against every other frame). refcnn3d: the model's output for frame "

@@ -142,3 +142,20 @@ def test_inference_path_with_folded_batch_norm_equals_the_plain_layers(residual)
                 mod.eval()  # ... with BN on its running statistics and no dropout
         plain = m(x)
     torch.testing.assert_close(fused, plain, atol=1e-5, rtol=1e-4)
+
+
+def test_first_layer_starts_as_a_temporal_difference():
+    """At init conv1 sees b − a: a frame pair without motion gives the bias alone, whatever the face, so the
+    network starts from the motion and need not learn to cancel the static face first (issue 15: without it
+    the loss stayed at the constant predictor's level on the calibrated suites)."""
+    m = build_refcnn3d(RefCNN3DConfig(k=2, size=SIZE))
+    face = torch.rand(2, 1, 1, SIZE, SIZE)
+    with torch.no_grad():
+        still = m.conv1(torch.cat([face, face], dim=2))
+        moved = m.conv1(torch.cat([face, torch.roll(face, 1, dims=-1)], dim=2))
+    bias = m.conv1.bias.view(1, -1, 1, 1, 1)
+    assert torch.allclose(still, bias.expand_as(still), atol=1e-6)
+    assert (moved - bias).abs().mean() > 0.01
+    plain = build_refcnn3d(RefCNN3DConfig(k=2, size=SIZE, diff_init=False))
+    with torch.no_grad():
+        assert (plain.conv1(torch.cat([face, face], dim=2)) - plain.conv1.bias.view(1, -1, 1, 1, 1)).abs().mean() > 0.01

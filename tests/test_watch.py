@@ -200,3 +200,35 @@ def test_stream_keeps_frames_of_unsettled_spans():
     assert stream._emit(200) == [(20, 40)]  # (100, 250) reaches past the horizon: not final yet
     assert all(p in stream.kept for p in range(100, 200)) and all(p in stream.kept for p in range(20, 41))
     assert not any(p in stream.kept for p in range(0, 20)) and not any(p in stream.kept for p in range(41, 100))
+
+
+def test_handing_an_interval_over_keeps_frames_a_later_one_may_read():
+    """Dropping a read interval's frames spares every frame another span may still need: a final span not
+    read yet, and a window-level span that echo suppression drops for now (it may be kept once it grows, and
+    its onset can lie in the previous interval's frames)."""
+    from microexp.spotting.offd import OFFDStream
+
+    stream = OFFDStream(30.0, keep_frames=True, keep_before_s=0.5, on_ready=lambda *a: None)  # 15 frames
+    stream.kept = {p: np.full((2, 2), p % 256, np.uint8) for p in range(100)}
+    stream.settler.final = [(10, 30)]
+    stream.settler.raw = [(31, 60)]  # not final, and not in the unsettled tail: echo suppression drops it now
+    stream.settler._tail = lambda: ([(31, 60)], [])
+    stream.handed.add((10, 30))
+    stream._release((10, 30))
+    assert all(p in stream.kept for p in range(16, 61))  # the later span and its lead-in
+    assert not any(p in stream.kept for p in range(0, 16))
+
+
+def test_intervals_final_together_spare_each_others_frames():
+    """Two intervals final in the same step: the second's onset lies in the frames kept after the first, and
+    trimming the first to the frames it reads must not drop it (it did: the later interval was 'unknown')."""
+    from microexp.spotting.offd import OFFDStream
+
+    stream = OFFDStream(30.0, keep_frames=True, keep_after_s=0.2, keep_filter=lambda iv: (iv.onset, iv.offset))
+    for p in range(100):
+        stream.buf.index.append(p)
+        stream.buf.time.append(p / 30.0)
+    stream.kept = {p: np.full((2, 2), p % 256, np.uint8) for p in range(100)}
+    stream._keep_only_wanted([(20, 40), (41, 60)])
+    assert {20, 40, 41, 60} <= set(stream.kept)
+    assert not any(p in stream.kept for p in (21, 39, 42, 59))

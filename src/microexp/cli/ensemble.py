@@ -23,7 +23,7 @@ def ensemble(
     check_output(out, list(runs))
     s = ensemble_runs(runs, out, n_boot=n_boot)
     m, ci = s["metrics"]["all"], s["uf1_ci95"]
-    console.print(f"ensemble of {len(runs)} runs [{s['select']}] samples={s['samples']}")
+    console.print(f"ensemble of {len(runs)} runs, selection {s['select']}, samples={s['samples']}", markup=False)
     for mem in s["members"]:
         a, (lo, hi) = mem["metrics"]["all"], mem["uf1_ci95"]
         console.print(f"  member {mem['run']}: UF1 {a['uf1']:.4f} [{lo:.4f}, {hi:.4f}]  UAR {a['uar']:.4f}")

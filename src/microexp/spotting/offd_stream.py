@@ -129,6 +129,39 @@ class FrameBuffer:
                 del store[k]
 
 
+class Column:
+    """One value (or row) per processed frame, in a numpy array that grows by doubling: what OF-FD records per
+    frame costs a few bytes each, not a Python object in a dict (~0.3 kB a frame on long videos)."""
+
+    def __init__(self, fill, dtype, width: int | None = None):
+        self.fill, self.dtype, self.width = fill, dtype, width
+        self.data = np.full((0,) if width is None else (0, width), fill, dtype)
+        self.n = 0  # positions 0 … n-1 may hold values; the rest are ``fill``
+
+    def __setitem__(self, pos: int, value) -> None:
+        if pos >= len(self.data):
+            size = max(pos + 1, 2 * len(self.data), 1024)
+            grown = np.full((size,) if self.width is None else (size, self.width), self.fill, self.dtype)
+            grown[:len(self.data)] = self.data
+            self.data = grown
+        self.data[pos] = value
+        self.n = max(self.n, pos + 1)
+
+    def __getitem__(self, pos: int):
+        return self.data[pos] if pos < self.n else self.fill
+
+    def array(self, n: int) -> np.ndarray:
+        """Values of positions 0 … n-1 (a copy)."""
+        out = self.data[:min(n, self.n)].copy()
+        if out.shape[0] < n:
+            pad = np.full((n - out.shape[0],) + out.shape[1:], self.fill, self.dtype)
+            out = np.concatenate([out, pad])
+        return out
+
+
+UNSEEN, NO_FACE, FACE = -1, 0, 1  # per processed frame: not measured yet / a check failed / face there
+
+
 def next_hop(spans: list[Span], length: int, default: int) -> int:
     """Adaptive hop: never start the next window (its reference) inside an expression (spec §3.2)."""
     mid = 0.5 * length
@@ -276,9 +309,9 @@ class OFFDStream:
         self.resampler = Resampler(self.rate)
         self.buf = FrameBuffer(keep_source=keep_frames)
         self.faces = FaceTrackBuilder()
-        self.face: dict[int, bool] = {}
-        self.score: dict[int, float] = {}
-        self.disp: dict[int, np.ndarray] = {}
+        self.face = Column(UNSEEN, np.int8)
+        self.score = Column(0.0, np.float64)  # max over the windows that measured a frame
+        self.disp: Column | None = None  # the last window's raw displacement per frame (float32 × channels)
         self.settler = SpanSettler(cfg, self.rate, self._peak if cfg.echo_keeps_stronger else None)
         self.windows: list[tuple[int, int]] = []
         self.channel_names: list[str] = []
@@ -341,7 +374,7 @@ class OFFDStream:
                 break
             # No face on this candidate reference: the skipped frames are marked "no face", never guessed.
             for k in range(self.start, self.start + self.check_every):
-                self.face[k] = False
+                self.face[k] = NO_FACE
             self.start += self.check_every
             self.buf.drop_before(self.start, self.start - self.keep_before)
             out += self._emit(self.start)
@@ -349,7 +382,7 @@ class OFFDStream:
         self.near = track.box.center
         if not self.channel_names:
             self.channel_names = [c.name for c in track.layout.channels]
-        self.face[self.start] = True
+        self.face[self.start] = FACE
         self.faces.add(self.start, track.box, track.M0, track.landmarks)
         self.win = _Window(self.start, track, [np.zeros(len(track.layout.channels))], self.start + 1)
         return True
@@ -364,10 +397,11 @@ class OFFDStream:
             if (w.end - w.start) % self.check_every == 0:
                 box = self.tracker.still_there(w.track, img)
                 if box is None:
-                    self.face[w.end] = False
+                    self.face[w.end] = NO_FACE
                     return True  # tracking lost: cut the window; the next one re-detects from here
                 self.faces.add(w.end, box)
-            self.face.setdefault(w.end, True)
+            if self.face[w.end] == UNSEEN:
+                self.face[w.end] = FACE
             w.signals.append(self.tracker.measure_async(w.track, img))  # resolved when the window closes
             self.faces.add(w.end, transform=w.track.M)
             w.end += 1
@@ -384,8 +418,11 @@ class OFFDStream:
         spans, _, sc = analyse_window(signals, groups, cfg, self.rate)
         self.windows.append((start, length))
         for j in range(length):
-            self.score[start + j] = max(self.score.get(start + j, 0.0), float(sc[j]))
-            self.disp[start + j] = signals[:, j].astype(np.float32)
+            self.score[start + j] = max(float(self.score[start + j]), float(sc[j]))
+        if self.disp is None:
+            self.disp = Column(np.nan, np.float32, signals.shape[0])
+        for j in range(length):  # a window with other channels leaves no values (as the first window's layout)
+            self.disp[start + j] = signals[:, j] if signals.shape[0] == self.disp.width else np.nan
         absolute = [(start + a, start + b) for a, b in spans]
         self.settler.add(absolute)
         if self.keep_frames:
@@ -410,7 +447,8 @@ class OFFDStream:
 
     def _peak(self, span: Span) -> float:
         """Largest score inside a span (final for the frames of a span that is being settled)."""
-        return max((self.score.get(i, 0.0) for i in range(span[0], span[1] + 1)), default=0.0)
+        seg = self.score.array(span[1] + 1)[span[0]:]
+        return float(seg.max()) if seg.size else 0.0
 
     def _emit(self, horizon: int | None) -> list[Span]:
         """Spans that no later window can change (all remaining ones when ``horizon`` is None)."""
@@ -467,23 +505,25 @@ class OFFDStream:
     def _release(self, span: Span) -> None:
         """Drop a handed-over interval's frames, except those another interval still in flight may need."""
         lo, hi = self._reach(span)
-        others = [self._reach(sp) for sp in self.waiting + self.settler._tail()[1]]
+        others = [self._reach(sp) for sp in self._in_flight()]
         for pos in [p for p in self.kept if lo <= p <= hi]:
             if not any(a <= pos <= b for a, b in others):
                 del self.kept[pos]
         self.tails = [sp for sp in self.tails if not (span[0] <= sp[0] and sp[1] <= span[1])]
 
     def _in_flight(self) -> list[Span]:
-        """Final and unsettled spans, less those handed over."""
-        return [sp for sp in self.settler.spans() if tuple(sp) not in self.handed]
+        """Spans whose frames may still be read: final ones not handed over yet, unsettled ones, and the
+        window-level spans not settled yet (one that echo suppression drops now may be kept once it grows)."""
+        spans = [sp for sp in self.settler.spans() if tuple(sp) not in self.handed]
+        return spans + [sp for sp in self.settler.raw if tuple(sp) not in self.handed]
 
     def _found(self, n: int) -> np.ndarray:
         """Face found per processed frame (frames inside analysed windows count unless a check failed)."""
-        face = np.array([self.face.get(i, False) for i in range(n)], dtype=bool)
+        state = self.face.array(n)
+        inside = np.zeros(n, dtype=bool)
         for s0, ln in self.windows:
-            for i in range(s0, min(s0 + ln, n)):
-                face[i] = self.face.get(i, True)
-        return face
+            inside[s0:s0 + ln] = True
+        return np.where(inside, state != NO_FACE, state == FACE)
 
     def _track(self) -> FaceTrack:
         n = len(self.buf)
@@ -491,12 +531,15 @@ class OFFDStream:
 
     def _keep_only_wanted(self, new: list[Span]) -> None:
         """Memory stays flat in video length: a final interval keeps only the frames its consumer names (e.g.
-        onset/apex/offset), unless a frame also lies in another span (with its lead-in)."""
+        onset/apex/offset), unless a frame also lies in another span (with its lead-in). Intervals final at the
+        same time spare each other's frames (one's onset can lie in the frames after the previous one)."""
         fresh = {tuple(sp) for sp in new}
-        others = [self._reach(sp) for sp in self.settler.spans() if tuple(sp) not in fresh]
+        others = [self._reach(sp) for sp in self._in_flight() if tuple(sp) not in fresh]
         index = np.asarray(self.buf.index)
+        want: set[int] = set()
         for span in new:
-            want = nearest_positions(index, self.keep_filter(self.interval(span)))
+            want |= nearest_positions(index, self.keep_filter(self.interval(span)))
+        for span in new:
             a, b = self._reach(span)
             for pos in [p for p in self.kept if a <= p <= b]:
                 if pos in want or any(c <= pos <= d for c, d in others):
@@ -506,7 +549,7 @@ class OFFDStream:
     def interval(self, span: Span) -> Interval:
         """A final span as an ``Interval`` in original frames (the score of a final span's frames is final)."""
         n = len(self.buf)
-        score = np.array([self.score.get(i, 0.0) for i in range(min(n, span[1] + 1))])
+        score = self.score.array(min(n, span[1] + 1))
         return span_interval(span, np.asarray(self.buf.index), np.asarray(self.buf.time), score,
                              self.cfg.me_mae_split_s)
 
@@ -515,10 +558,7 @@ class OFFDStream:
         n = len(self.buf)
         face = self._found(n)
         nch = len(self.channel_names)
-        disp = np.full((n, nch), np.nan, dtype=np.float32)
-        for i, v in self.disp.items():
-            if v.size == nch and i < n:
-                disp[i] = v
+        disp = self.disp.array(n) if self.disp is not None else np.full((n, nch), np.nan, dtype=np.float32)
         spans = self.settler.spans()
         index = np.asarray(self.buf.index, dtype=int)
         kept = {}
@@ -526,6 +566,6 @@ class OFFDStream:
             reach = [self._reach(sp) for sp in self._in_flight()]
             kept = {int(index[p]): img for p, img in self.kept.items() if any(a <= p <= b for a, b in reach)}
         return OFFDResult(self.cfg, self.rate, index, np.asarray(self.buf.time, dtype=float), face,
-                          np.array([self.score.get(i, 0.0) for i in range(n)]), disp, self.channel_names, spans,
+                          self.score.array(n), disp, self.channel_names, spans,
                           list(self.windows), kept, self.faces.build(index, np.asarray(self.buf.time), face),
                           self.held_peak)

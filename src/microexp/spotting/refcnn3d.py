@@ -35,6 +35,7 @@ class RefCNN3DConfig:
     dropout: float = 0.5
     residual: bool = False  # the arXiv v1 "EL-FACE" variant
     batch_norm: bool = True  # after each conv (not in the spec's table; trains ~3× faster on CPU budgets)
+    diff_init: bool = True  # conv1 starts as a temporal difference (w(t+1) = −w(t)); the paper's init is unpublished
 
 
 class LCN(nn.Module):
@@ -118,6 +119,9 @@ class RefCNN3D(nn.Module):
         self.lcn = LCN(cfg.lcn_kernel, cfg.lcn_sigma) if cfg.lcn else None
         s = cfg.stem_stride
         self.conv1 = nn.Conv3d(1, c1, (2, 3, 3), stride=(1, s, s), padding=(0, 1, 1))
+        if cfg.diff_init:  # each filter sees b − a at init: the static face cancels, only motion passes
+            with torch.no_grad():
+                self.conv1.weight[:, :, 1] = -self.conv1.weight[:, :, 0]
         self.bn1 = nn.BatchNorm3d(c1) if cfg.batch_norm else nn.Identity()
         self.conv2 = _SepConv3d(c1, c2, cfg.residual, cfg.batch_norm)
         self.conv3 = _SepConv3d(c2, c3, cfg.residual, cfg.batch_norm)
