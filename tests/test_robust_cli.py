@@ -90,6 +90,10 @@ def o_preset_with_learned(t):
             "-o", t / "out"], None
 
 
+def o_unknown_preset(t):
+    return ["demo", "--preset", "mee", "--out", t / "out"], None
+
+
 def o_iou(t):
     gt, pred = _sheets(t)
     return ["evaluate", "spotting", "--gt", gt, "--pred", pred, "--iou", "1.5"], None
@@ -171,6 +175,9 @@ OPTION_CASES = [
     Case("preset-with-learned-spotter", "`spot clip.mp4 --spotter mesnet --weights W --preset samm_lv`",
          "`--preset applies to --spotter offd only, not mesnet`", o_preset_with_learned,
          r"--preset applies to --spotter offd only"),
+    Case("unknown-preset", "`demo --preset mee` (a typo)",
+         "`unknown OF-FD preset 'mee'; choose one of cas, casme_sq, default, me, ...` (short names first), before"
+         " the demo clip is made", o_unknown_preset, r"unknown OF-FD preset 'mee'; choose one of cas, casme_sq, default, me,"),
     Case("iou-out-of-range", "`evaluate spotting ... --iou 1.5`", "`--iou must be > 0 and <= 1, got 1.5`", o_iou,
          r"--iou must be > 0 and <= 1, got 1\.5"),
     Case("frame-base-2", "`evaluate spotting ... --pred-base 2`",

@@ -96,7 +96,8 @@ PRESET_ALIASES = {"default": "offd_cas_megc2022", "casme_sq": "offd_casme2_he", 
 def get_preset(name: str) -> OFFDConfig:
     key = PRESET_ALIASES.get(name, name)
     if key not in PRESETS:
-        raise ConfigError(f"unknown OF-FD preset {name!r}; choose one of {', '.join(sorted(PRESETS))}")
+        names = sorted(PRESET_ALIASES) + sorted(PRESETS)
+        raise ConfigError(f"unknown OF-FD preset {name!r}; choose one of {', '.join(names)}")
     return PRESETS[key]
 
 
