@@ -121,3 +121,32 @@ def test_settled_spans_never_change(cfg, peak):
             assert settler.spans() == full, trial
         released += settler.settle(None)
         assert released == finalize(raw, cfg, 30.0, peak=peak), trial
+
+
+@pytest.mark.parametrize("gray", [False, True])
+def test_window_frames_beyond_the_memory_budget_wait_on_disk_and_change_nothing(clip, detector, gray):
+    """The window holds at most ``frame_ram_bytes`` of frames in memory, whatever the frame size (counted, not
+    timed); the frames read back from the temporary file give the very same spans, curves and kept frames."""
+    import cv2
+
+    frames, fps = clip
+    if gray:
+        from microexp.io.video import Frame
+
+        frames = [Frame(f.index, f.time, cv2.cvtColor(f.image, cv2.COLOR_BGR2GRAY)) for f in frames]
+    one = frames[0].image.nbytes + (frames[0].image.nbytes // 3 if not gray else 0)  # source (+ grey of BGR)
+    kw = dict(keep_frames=True, keep_before_s=0.2, keep_filter=lambda iv: (iv.onset, iv.apex, iv.offset))
+    free = run_offd(iter(frames), fps, SHORT, detector, frame_ram_bytes=None, **kw)
+    lean = run_offd(iter(frames), fps, SHORT, detector, frame_ram_bytes=3 * one, **kw)
+    window = SHORT.frames(SHORT.window_s, free.rate)
+    assert free.window_disk_peak == 0 and free.window_ram_peak >= window * one  # a whole window in memory
+    assert lean.window_ram_peak <= 4 * one  # the budget (3 frames) plus the frame that tipped it over
+    assert lean.window_disk_peak >= (window - 4) * one  # the rest of the window waited on disk
+    assert lean.spans == free.spans and lean.spans and lean.windows == free.windows
+    for name in ("proc_index", "proc_time", "face", "score"):
+        assert np.array_equal(getattr(lean, name), getattr(free, name)), name
+    assert np.array_equal(lean.displacement, free.displacement, equal_nan=True)
+    assert set(lean.kept) == set(free.kept) and lean.kept
+    assert all(np.array_equal(lean.kept[k], free.kept[k]) for k in free.kept)
+    assert np.array_equal(lean.track.transforms, free.track.transforms, equal_nan=True)
+    assert np.array_equal(lean.track.boxes, free.track.boxes, equal_nan=True)

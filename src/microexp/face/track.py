@@ -128,7 +128,10 @@ class FaceTrackBuilder:
     def __init__(self):
         self.frames: dict[int, tuple[int, float, bool]] = {}  # pos -> (original index, time, found)
         self.boxes: dict[int, tuple[float, float, float, float]] = {}
-        self.transforms: dict[int, np.ndarray] = {}
+        # one 2×3 transform per processed frame: a growing array (48 bytes a frame), not a dict of arrays
+        # (≈0.3 kB a frame, the largest part of what grew with video length)
+        self._transforms = np.zeros((0, 2, 3))
+        self._has_transform = np.zeros(0, dtype=bool)
         self.landmarks: dict[int, np.ndarray] = {}
 
     def add(self, pos: int, box: FaceBox | None = None, transform: np.ndarray | None = None,
@@ -136,7 +139,13 @@ class FaceTrackBuilder:
         if box is not None:
             self.boxes[pos] = (box.left, box.top, box.right, box.bottom)
         if transform is not None:
-            self.transforms[pos] = np.asarray(transform, dtype=np.float64)
+            if pos >= len(self._transforms):
+                size = max(pos + 1, 2 * len(self._transforms), 1024)
+                self._transforms = np.concatenate([self._transforms, np.zeros((size - len(self._transforms), 2, 3))])
+                self._has_transform = np.concatenate([self._has_transform,
+                                                      np.zeros(size - len(self._has_transform), dtype=bool)])
+            self._transforms[pos] = transform
+            self._has_transform[pos] = True
         if landmarks is not None:
             self.landmarks[pos] = np.asarray(landmarks, dtype=np.float32)
 
@@ -158,9 +167,9 @@ class FaceTrackBuilder:
         for k, b in self.boxes.items():
             if k < n and found[k]:
                 boxes[k] = b
-        for k, m in self.transforms.items():
-            if k < n and found[k]:
-                transforms[k] = m
+        m = min(n, len(self._transforms))
+        take = self._has_transform[:m] & np.asarray(found[:m], dtype=bool)
+        transforms[:m][take] = self._transforms[:m][take]
         lms = {k: v for k, v in self.landmarks.items() if k < n and found[k]}
         return FaceTrack(np.asarray(index, dtype=int), np.asarray(time, dtype=float), np.asarray(found, bool),
                          boxes, transforms, lms)

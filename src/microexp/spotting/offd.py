@@ -39,6 +39,7 @@ from microexp.spotting.offd_signal import (
     window_floor,
 )
 from microexp.spotting.offd_stream import (
+    FRAME_RAM_BYTES,
     FrameBuffer,
     OFFDResult,
     OFFDStream,
@@ -59,12 +60,13 @@ __all__ = ["BROW", "MOUTH", "NOSE", "PRESETS", "PRESET_ALIASES", "Channel", "Fra
 def run_offd(frames: Iterable[Frame], fps: float, cfg: OFFDConfig | None = None,
              detector: LandmarkDetector | None = None, progress: Callable[[int, int | None], None] | None = None,
              total_frames: int | None = None, keep_frames: bool = False, keep_before_s: float = 0.0,
-             keep_filter=None, keep_after_s: float = 0.0, on_ready=None) -> OFFDResult:
+             keep_filter=None, keep_after_s: float = 0.0, on_ready=None,
+             frame_ram_bytes: int | None = FRAME_RAM_BYTES) -> OFFDResult:
     """Run OF-FD over a stream of ``Frame`` records (grey or BGR); memory holds one window of frames (and the
     kept frames of the intervals in flight: see ``OFFDStream``)."""
     stream = OFFDStream(fps, cfg, detector, keep_frames=keep_frames, progress=progress, total_frames=total_frames,
                         keep_before_s=keep_before_s, keep_filter=keep_filter, keep_after_s=keep_after_s,
-                        on_ready=on_ready)
+                        on_ready=on_ready, frame_ram_bytes=frame_ram_bytes)
     for fr in frames:
         stream.push(fr)
     stream.close()

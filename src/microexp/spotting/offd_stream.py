@@ -22,6 +22,7 @@ import numpy as np
 
 from microexp.face.landmarks import LandmarkDetector
 from microexp.face.track import FaceTrack, FaceTrackBuilder
+from microexp.io.spill import SpillStore
 from microexp.io.video import Frame
 from microexp.records import Interval
 from microexp.spotting.offd_config import OFFDConfig
@@ -48,6 +49,8 @@ class OFFDResult:
     kept: dict[int, np.ndarray] = field(default_factory=dict)  # original frame -> image as pushed (keep_frames)
     track: FaceTrack | None = None  # where the face was, per processed frame
     held_peak: int = 0  # the most images kept at any one time (keep_frames): bounded when intervals are handed over
+    window_ram_peak: int = 0  # the most bytes of window frames held in memory at once (``FRAME_RAM_BYTES``)
+    window_disk_peak: int = 0  # the most bytes of window frames waiting in the temporary file at once
 
 
 def working_rate(fps: float, work_rate_hz: float) -> float:
@@ -96,14 +99,24 @@ def resample_stream(frames: Iterable[Frame], rate: float) -> Iterator[tuple[int,
     yield from rs.flush()
 
 
-class FrameBuffer:
-    """Processed frames by position: grey images a window may still need, plus every frame's index and time."""
+# Bytes of frames OF-FD's window holds in memory at most; older ones wait in a temporary file (``io.spill``).
+# A window holds ≈220 frames: 480×360 ones (38 MB) nearly fit, of a 1280×720 window (176 MB) 144 MB are on disk.
+FRAME_RAM_BYTES = 32 << 20
 
-    def __init__(self, keep_source: bool = False):
+
+class FrameBuffer:
+    """Processed frames by position: grey images a window may still need, plus every frame's index and time.
+
+    Images live in a ``SpillStore``: at most ``ram_bytes`` of them in memory (None: all), the older ones in a
+    temporary file, read back byte for byte. A grey input frame is stored once, as both grey and source image.
+    """
+
+    def __init__(self, keep_source: bool = False, ram_bytes: int | None = FRAME_RAM_BYTES):
         self.index: list[int] = []
         self.time: list[float] = []
-        self.gray: dict[int, np.ndarray] = {}
-        self.source: dict[int, np.ndarray] = {}  # the images as pushed (only with keep_source)
+        self.store = SpillStore(ram_bytes)
+        self._gray: dict[int, tuple[int, int]] = {}  # position -> store key
+        self._source: dict[int, tuple[int, int]] = {}  # the images as pushed (only with keep_source)
         self.keep_source = keep_source
 
     def __len__(self) -> int:
@@ -113,20 +126,46 @@ class FrameBuffer:
         pos = len(self.index)
         self.index.append(index)
         self.time.append(time)
-        self.gray[pos] = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
-        if self.keep_source:
-            self.source[pos] = image
+        if image.ndim == 3:
+            self.store[(pos, 0)] = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+            if self.keep_source:
+                self.store[(pos, 1)] = image
+                self._source[pos] = (pos, 1)
+        else:
+            self.store[(pos, 0)] = image
+            if self.keep_source:
+                self._source[pos] = (pos, 0)
+        self._gray[pos] = (pos, 0)
         return pos
 
     def get(self, pos: int) -> np.ndarray | None:
-        return self.gray.get(pos)
+        key = self._gray.get(pos)
+        return None if key is None else self.store[key]
+
+    def has_source(self, pos: int) -> bool:
+        return pos in self._source
+
+    def source(self, pos: int) -> np.ndarray:
+        return self.store[self._source[pos]]
+
+    def positions(self) -> list[int]:
+        """Positions whose grey frame is held."""
+        return sorted(self._gray)
 
     def drop_before(self, pos: int, source_from: int | None = None) -> None:
         """Forget grey frames before ``pos`` and source images before ``source_from`` (default ``pos``: a
         consumer that reads a lead-in before an interval keeps a short history of source images)."""
-        for store, lo in ((self.gray, pos), (self.source, pos if source_from is None else source_from)):
-            for k in [k for k in store if k < lo]:
-                del store[k]
+        lo = pos if source_from is None else source_from
+        gone = [self._gray.pop(k) for k in [k for k in self._gray if k < pos]]
+        gone += [self._source.pop(k) for k in [k for k in self._source if k < lo]]
+        live = {*self._gray.values(), *self._source.values()}
+        for key in set(gone) - live:
+            del self.store[key]
+
+    def close(self) -> None:
+        self._gray.clear()
+        self._source.clear()
+        self.store.close()
 
 
 class Column:
@@ -281,14 +320,17 @@ class OFFDStream:
     far and ``grid`` the original frame of every processed frame so far. Its frames are dropped right after,
     so a consumer that reads each interval there (``analyze``, ``watch --recognize``) holds the frames of the
     few intervals in flight, not of the whole video (``held_peak`` counts them).
-    Memory: one window of grey frames, plus the kept images.
+    Memory: one window of grey frames, of which at most ``frame_ram_bytes`` in memory (None: all) and the rest
+    in a temporary file (``FrameBuffer``; the same bytes come back, so results do not depend on it), plus the
+    kept images.
     """
 
     def __init__(self, fps: float, cfg: OFFDConfig | None = None, detector: LandmarkDetector | None = None,
                  keep_frames: bool = False, progress: Callable[[int, int | None], None] | None = None,
                  total_frames: int | None = None, keep_before_s: float = 0.0,
                  keep_filter: Callable[[Interval], Iterable[int]] | None = None, keep_after_s: float = 0.0,
-                 on_ready: Callable[[Span, Interval, dict, FaceTrack, np.ndarray], None] | None = None):
+                 on_ready: Callable[[Span, Interval, dict, FaceTrack, np.ndarray], None] | None = None,
+                 frame_ram_bytes: int | None = FRAME_RAM_BYTES):
         self.cfg = cfg = cfg or OFFDConfig()
         self.tracker = WindowTracker(cfg, detector or LandmarkDetector())
         self.rate = working_rate(fps, cfg.work_rate_hz)
@@ -307,7 +349,7 @@ class OFFDStream:
         self.held_peak = 0
         self.progress, self.total = progress, total_frames
         self.resampler = Resampler(self.rate)
-        self.buf = FrameBuffer(keep_source=keep_frames)
+        self.buf = FrameBuffer(keep_source=keep_frames, ram_bytes=frame_ram_bytes)
         self.faces = FaceTrackBuilder()
         self.face = Column(UNSEEN, np.int8)
         self.score = Column(0.0, np.float64)  # max over the windows that measured a frame
@@ -347,6 +389,7 @@ class OFFDStream:
                 self.tracker.pool.shutdown(wait=False)
         out = self._emit(None)
         self._hand_over(final=True)
+        self.buf.close()  # no window reads a frame after the end (the kept images are held apart)
         return out
 
     # -- the window loop -------------------------------------------------------------------------------
@@ -428,8 +471,8 @@ class OFFDStream:
         if self.keep_frames:
             for a, b in absolute:
                 for k in range(max(0, a - self.keep_before), b + 1 + self.keep_after):
-                    if k in self.buf.source:
-                        self.kept.setdefault(k, self.buf.source[k])
+                    if k not in self.kept and self.buf.has_source(k):
+                        self.kept[k] = self.buf.source(k)
                 if b + self.keep_after >= len(self.buf):
                     self.tails.append((a, b))  # its last frames are still to come
         if end >= len(self.buf) and self.exhausted:
@@ -568,4 +611,4 @@ class OFFDStream:
         return OFFDResult(self.cfg, self.rate, index, np.asarray(self.buf.time, dtype=float), face,
                           self.score.array(n), disp, self.channel_names, spans,
                           list(self.windows), kept, self.faces.build(index, np.asarray(self.buf.time), face),
-                          self.held_peak)
+                          self.held_peak, self.buf.store.ram_peak, self.buf.store.disk_peak)
