@@ -208,3 +208,24 @@ def test_match_brightness_table_equals_the_arithmetic():
         patch, rpatch = crop[150:230, 60:200], ref[150:230, 60:200]  # a view, as the ROI patches are
         assert np.array_equal(match_brightness(patch, rpatch), arithmetic(patch, rpatch))
     assert changed  # the matching did change pixels: the comparison is not vacuous
+
+
+def test_analyze_start_up_leaves_torch_to_the_preload():
+    """Before spotting, ``analyze`` builds its interval reader without torch: the CLI loads torch and the
+    recogniser in the background while the video is spotted (``cli.common.preload``)."""
+    mods = _modules_after("from microexp.pipeline import IntervalReader, analyze\nIntervalReader()")
+    assert "microexp.recognition.macro" in mods
+    assert not {"torch", "pandas", "matplotlib"} & mods
+
+
+def test_preload_runs_steps_and_swallows_their_errors():
+    from microexp.cli.common import importer, preload
+
+    done = []
+
+    def boom():
+        raise RuntimeError("reported where it is used")
+
+    t = preload(boom, lambda: done.append(1), importer("no_such_module_xyz"), lambda: done.append(2))
+    t.join()
+    assert done == [1, 2]

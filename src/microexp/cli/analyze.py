@@ -89,7 +89,6 @@ def analyze(
     truth_rows = _truth_rows(gt, gt_base, videos, batch) if gt is not None else {}
     preload(*analyze_preloads(spotter, recognizer))
     from microexp.pipeline import analyze as run
-    from microexp.report.write import intervals_table, write_analysis
 
     compared = []
     tables, failed = [], []
@@ -109,6 +108,8 @@ def analyze(
                     failed.append(v.name)
                     overall(k + 1)
                     continue
+            from microexp.report.write import intervals_table, write_analysis  # pandas: loaded meanwhile
+
             for w in getattr(result, "warnings", []):
                 warn(f"{v}: {w}")
             truth = None
