@@ -127,8 +127,7 @@ def watch_detections(source, *, fps: float | None = None, preset: str = "default
         yield from detections(stream.close())
     finally:
         src.close()
-        if stream.tracker.pool is not None:
-            stream.tracker.pool.shutdown(wait=False)
+        stream.tracker.shutdown()
         if on_status is not None:
             on_status(state, src)
 
