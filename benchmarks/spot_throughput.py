@@ -261,7 +261,7 @@ def main() -> None:
     sub2 = frames[1: 1 + min(n - 1, 150)]
     # alignment in this thread, ROI flows of successive frames in the workers (what OFFDStream does)
     t_flow, _ = _best(lambda: [p() for p in [tracker.measure_async(track, f) for f in sub2]], args.repeat)
-    tracker.shutdown()
+    tracker.pool.shutdown()
 
     warm = spot_video(args.video)  # warm-up (imports, model load)
     c0 = time.process_time()

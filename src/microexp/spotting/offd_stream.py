@@ -343,7 +343,8 @@ class OFFDStream:
                     self.progress(idx + 1, self.total)
             self.exhausted = True
             self._advance()
-            self.tracker.shutdown()
+            if self.tracker.pool is not None:
+                self.tracker.pool.shutdown(wait=False)
         out = self._emit(None)
         self._hand_over(final=True)
         return out
@@ -393,18 +394,15 @@ class OFFDStream:
             img = self.buf.get(w.end)
             if img is None:
                 return self.exhausted
-            measured = None
             if (w.end - w.start) % self.check_every == 0:
-                box, measured = self.tracker.checked_measure(w.track, img)
+                box = self.tracker.still_there(w.track, img)
                 if box is None:
                     self.face[w.end] = NO_FACE
                     return True  # tracking lost: cut the window; the next one re-detects from here
                 self.faces.add(w.end, box)
             if self.face[w.end] == UNSEEN:
                 self.face[w.end] = FACE
-            if measured is None:
-                measured = self.tracker.measure_async(w.track, img)
-            w.signals.append(measured)  # resolved when the window closes
+            w.signals.append(self.tracker.measure_async(w.track, img))  # resolved when the window closes
             self.faces.add(w.end, transform=w.track.M)
             w.end += 1
         return True

@@ -187,9 +187,6 @@ class WindowTracker:
         self.det = detector
         # OpenCV releases the GIL: ROI flows of successive frames run in worker threads (``measure_async``)
         self.pool = ThreadPoolExecutor(threads) if threads > 1 else None
-        # dlib's HOG also releases the GIL: a face check runs in its own thread while the caller aligns the frame
-        # (one thread: checks never run at once, and never beside a window start, on the shared detector)
-        self.checker = ThreadPoolExecutor(1) if threads > 1 else None
         self.lk_win = int(round(15 * cfg.crop.px_per_u / 32.0)) * 2 + 1  # 31 px at 32 px per u
 
     def start(self, gray: np.ndarray, near: tuple[float, float] | None = None) -> Track | None:
@@ -254,34 +251,10 @@ class WindowTracker:
             return lambda: vals
         return self.pool.submit(_roi_displacement, self.cfg, track, crop, g).result
 
-    def still_there(self, track: Track, gray: np.ndarray, M: np.ndarray | None = None) -> FaceBox | None:
-        """The tracked face near its current place (the shared cheap check), or None when it is gone;
-        ``M``: the track's transform to use (default: its current one)."""
+    def still_there(self, track: Track, gray: np.ndarray) -> FaceBox | None:
+        """The tracked face near its current place (the shared cheap check), or None when it is gone."""
         # where the reference box centre is now: through the reference transform into the crop, and back
         # out through the current one (which follows the head)
         q = apply_to_points(track.M0, np.array([track.box.center]))
-        cx, cy = apply_to_points(cv2.invertAffineTransform(track.M if M is None else M), q)[0]
+        cx, cy = apply_to_points(cv2.invertAffineTransform(track.M), q)[0]
         return verify_near(self.det, gray, (float(cx), float(cy)), float(track.box.width))
-
-    def checked_measure(self, track: Track, gray: np.ndarray) -> tuple[FaceBox | None, Callable[[], np.ndarray] | None]:
-        """The face check of a frame, then (face still there) its ``measure_async``: the values and the track's
-        transform are those of the check followed by the measurement. With worker threads the frame is aligned
-        while the check runs and, when the face is gone, the alignment is undone (no values, as if the check
-        had come first)."""
-        if self.checker is None:
-            box = self.still_there(track, gray)
-            return box, (None if box is None else self.measure_async(track, gray))
-        before = track.M  # align() replaces the transform, never writes into it
-        check = self.checker.submit(self.still_there, track, gray, before)
-        measured = self.measure_async(track, gray)
-        box = check.result()
-        if box is None:
-            track.M = before
-            return None, None
-        return box, measured
-
-    def shutdown(self) -> None:
-        """Let the worker threads go (the running flows finish)."""
-        for pool in (self.pool, self.checker):
-            if pool is not None:
-                pool.shutdown(wait=False)

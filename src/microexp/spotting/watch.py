@@ -127,7 +127,8 @@ def watch_detections(source, *, fps: float | None = None, preset: str = "default
         yield from detections(stream.close())
     finally:
         src.close()
-        stream.tracker.shutdown()
+        if stream.tracker.pool is not None:
+            stream.tracker.pool.shutdown(wait=False)
         if on_status is not None:
             on_status(state, src)
 
