@@ -82,7 +82,7 @@ def test_spot_imports_no_torch_nor_pyemd_extras(tmp_path):
     mods = _modules_after(code)
     assert (tmp_path / "out" / "intervals.csv").exists()
     assert "PyEMD.EMD" in mods  # EMD ran (the detrend is part of the spotter) ...
-    assert not {"torch", "scipy.signal", "matplotlib.pyplot", "PyEMD.visualisation"} & mods  # ... nothing else
+    assert not {"torch", "scipy.signal", "matplotlib.pyplot", "PyEMD.visualisation", "pandas"} & mods  # ... nothing else
 
 
 def test_emd_class_is_pyemds():
@@ -122,3 +122,110 @@ def test_analyze_decodes_and_detects_once(monkeypatch):
     assert res.expressions and res.expressions[0].emotion != "unknown"
     assert calls == spot_calls
     assert calls["frames"] == 1
+
+
+def _in_thread(fn):
+    """Run ``fn`` in a fresh thread (the HOG detector is kept per thread) and return its result."""
+    import threading
+
+    out = {}
+    t = threading.Thread(target=lambda: out.update(value=fn()))
+    t.start()
+    t.join()
+    return out["value"]
+
+
+def test_hog_detector_from_cache_detects_the_same(tmp_path, monkeypatch):
+    """The detector saved once in the cache and loaded from it finds the very same boxes and scores as dlib's
+    built-in one (which costs ~1 s at every start), and a damaged file is rebuilt."""
+    import dlib
+
+    import microexp.face.landmarks as lm
+    from microexp.io.video import VideoSource
+
+    monkeypatch.setenv("MICROEXP_CACHE", str(tmp_path))
+    path = lm.hog_cache_path()
+    first = _in_thread(lm._load_hog)  # built and saved
+    assert path.is_file()
+    built = []
+    monkeypatch.setattr(dlib, "get_frontal_face_detector", lambda: built.append(1) or first)
+    cached = _in_thread(lm._load_hog)  # read back: dlib's build is not called
+    assert not built
+    frames = [f.image for f in VideoSource(shared_path("video", "face_noface.mov")).frames(gray=True)][::15]
+    runs = [det.run(f, up, 0.0)[:2] for f in frames for up in (0, 1) for det in (first, cached)]
+    boxes = [[(r.left(), r.top(), r.right(), r.bottom()) for r in rects] for rects, _ in runs]
+    scores = [list(s) for _, s in runs]
+    assert boxes[0::2] == boxes[1::2] and scores[0::2] == scores[1::2]
+    assert any(boxes) and not all(boxes)  # faces found on some frames, none on others: not vacuous
+    path.write_bytes(b"damaged")
+    _in_thread(lm._load_hog)
+    assert built and path.stat().st_size > 1000  # rebuilt and written over
+
+
+def test_intervals_csv_is_pandas_layout_without_pandas(tmp_path):
+    """spot writes intervals.csv with the csv module (no pandas import) in the layout pandas wrote."""
+    import pandas as pd
+
+    from microexp.records import Interval
+    from microexp.spotting.outputs import INTERVAL_COLUMNS, interval_rows, write_intervals
+
+    ivs = [Interval(3, 7, 12, "me", 1.234567), Interval(20, 31, 60, "mae", 10.0), Interval(70, 71, 99, "me", 2)]
+    texts = {}
+    for name, times, fps in (("clip", np.arange(90) / 23.976, 23.976), ("a,b", None, None), ("x", None, 30.0)):
+        for subset in (ivs, []):
+            rows = interval_rows(subset, name, times, fps)
+            got = write_intervals(rows, tmp_path / "new.csv").read_text()
+            (tmp_path / "pd.csv").write_text(pd.DataFrame(rows, columns=INTERVAL_COLUMNS).to_csv(index=False))
+            assert got == (tmp_path / "pd.csv").read_text()
+            texts[name, len(subset)] = got
+    assert texts["a,b", 3].splitlines()[1] == '"a,b",3,12,me,7,1.2346,,'  # quoted name, NaN seconds empty
+    assert texts["x", 0] == ",".join(INTERVAL_COLUMNS) + "\n"
+
+
+def test_match_brightness_table_equals_the_arithmetic():
+    """The grey-level table gives the elementwise float32 arithmetic's values exactly (real crops and noise)."""
+    from microexp.io.video import VideoSource
+    from microexp.spotting.offd_track import match_brightness
+
+    def arithmetic(patch, ref, region=None):
+        p = patch.astype(np.float32)
+        a, b = (p, ref) if region is None else (p[region[0]:region[1], region[2]:region[3]],
+                                                ref[region[0]:region[1], region[2]:region[3]])
+        out = (p - float(a.mean())) * (float(b.std()) / float(a.std())) + float(b.mean())
+        return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+
+    frames = [f.image for f in VideoSource(shared_path("video", "single_face.mp4")).frames(gray=True)][:60:6]
+    rng = np.random.default_rng(0)
+    frames += [rng.integers(0, 256, frames[0].shape, dtype=np.uint8), (frames[0] // 4 + 100).astype(np.uint8)]
+    ref = frames[0][40:296, 200:456]
+    changed = 0
+    for f in frames[1:]:
+        crop = f[40:296, 200:456]
+        for region in (None, (60, 200, 70, 190)):
+            got = match_brightness(crop, ref, region)
+            assert np.array_equal(got, arithmetic(crop, ref, region))
+            changed += not np.array_equal(got, crop)
+        patch, rpatch = crop[150:230, 60:200], ref[150:230, 60:200]  # a view, as the ROI patches are
+        assert np.array_equal(match_brightness(patch, rpatch), arithmetic(patch, rpatch))
+    assert changed  # the matching did change pixels: the comparison is not vacuous
+
+
+def test_analyze_start_up_leaves_torch_to_the_preload():
+    """Before spotting, ``analyze`` builds its interval reader without torch: the CLI loads torch and the
+    recogniser in the background while the video is spotted (``cli.common.preload``)."""
+    mods = _modules_after("from microexp.pipeline import IntervalReader, analyze\nIntervalReader()")
+    assert "microexp.recognition.macro" in mods
+    assert not {"torch", "pandas", "matplotlib"} & mods
+
+
+def test_preload_runs_steps_and_swallows_their_errors():
+    from microexp.cli.common import importer, preload
+
+    done = []
+
+    def boom():
+        raise RuntimeError("reported where it is used")
+
+    t = preload(boom, lambda: done.append(1), importer("no_such_module_xyz"), lambda: done.append(2))
+    t.join()
+    assert done == [1, 2]

@@ -15,6 +15,8 @@ from microexp.cli.common import (
     console,
     err_console,
     handle_errors,
+    importer,
+    preload,
     progress_bar,
     warn,
 )
@@ -67,9 +69,6 @@ def analyze(
     With --gt, spot.png and report.html show the ground truth beside the detections (hit / miss / false
     alarm) and the MEGC scorer's table is printed (per video, and pooled for a folder).
     """
-    from microexp.pipeline import analyze as run
-    from microexp.report.write import intervals_table, write_analysis
-
     check_input(video)
     videos = videos_in(video) if video.is_dir() else []
     batch = bool(videos)
@@ -88,6 +87,9 @@ def analyze(
     names = output_names(videos) if batch else {video: video.stem}
     videos = videos or [video]
     truth_rows = _truth_rows(gt, gt_base, videos, batch) if gt is not None else {}
+    preload(*analyze_preloads(spotter, recognizer))
+    from microexp.pipeline import analyze as run
+
     compared = []
     tables, failed = [], []
     with progress_bar("videos", total=len(videos)) as overall:
@@ -106,6 +108,8 @@ def analyze(
                     failed.append(v.name)
                     overall(k + 1)
                     continue
+            from microexp.report.write import intervals_table, write_analysis  # pandas: loaded meanwhile
+
             for w in getattr(result, "warnings", []):
                 warn(f"{v}: {w}")
             truth = None
@@ -133,6 +137,22 @@ def analyze(
             _print_pooled(compared)
         if failed:
             raise typer.Exit(2)
+
+
+def analyze_preloads(spotter: str, recognizer: str) -> list:
+    """``spot``'s late imports, the report writer (pandas, jinja2), torch and the recogniser: loaded in the
+    background while the first video is decoded and spotted (``preload``); the recogniser is first needed
+    when the spotter hands over its first interval."""
+    from microexp.cli.spot import spot_preloads
+
+    def recogniser():
+        from microexp.recognition.weights import load_default
+
+        load_default(None if recognizer == "default" else recognizer)
+
+    steps = spot_preloads(spotter)  # the EMD first: OF-FD needs it when its first window closes
+    at = 1 if spotter == "offd" else 0
+    return [*steps[:at], recogniser, importer("microexp.report.write"), *steps[at:]]
 
 
 def _truth_rows(gt: Path, base: int, videos: list[Path], batch: bool) -> dict:

@@ -54,6 +54,35 @@ def tame_heap() -> None:
     mallopt(m_arena_max, 2)
 
 
+def preload(*steps: Callable[[], object]) -> threading.Thread:
+    """Run start-up steps a command needs later (imports, model loading) in a background thread.
+
+    ``microexp spot`` imports the EMD (scipy.interpolate) when its first window closes and matplotlib when it
+    draws spot.png; ``analyze`` imports torch and loads the recogniser at its first interval. Done in line, each
+    stops the spotting pipeline (both cores wait on one import); started here, they run while the video is
+    being decoded and measured. A step that fails is left alone: it runs again where it is needed and fails
+    there with the command's usual message. The thread is not a daemon, so the interpreter never exits in the
+    middle of an import.
+    """
+    def run():
+        for step in steps:
+            try:
+                step()
+            except Exception:  # noqa: BLE001, S110 - repeated (and reported) where the result is used
+                pass
+
+    t = threading.Thread(target=run, name="microexp-preload")
+    t.start()
+    return t
+
+
+def importer(name: str) -> Callable[[], object]:
+    """A ``preload`` step that imports ``name``."""
+    import importlib
+
+    return lambda: importlib.import_module(name)
+
+
 def warn(message: str) -> None:
     """One line on stderr for a result that is computed but may mislead (coarse input, ignored option)."""
     err_console.print(f"[bold yellow]warning:[/] {message}", highlight=False, markup=True)

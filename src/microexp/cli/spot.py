@@ -15,6 +15,8 @@ from microexp.cli.common import (
     console,
     fail,
     handle_errors,
+    importer,
+    preload,
     progress_bar,
     warn,
 )
@@ -67,6 +69,7 @@ def spot(
     truth_rows = load_truth(gt, gt_base, video) if gt is not None else None
     fps = fps or _preset_fps(preset, video)
     options = {"flow_method": flow} if flow != "farneback" else {}
+    preload(*spot_preloads(spotter))
     with progress_bar(f"spotting {video.name} ({spotter})") as update:
         result = spot_video(video, spotter=spotter, weights=weights, fps=fps, preset=preset, progress=update,
                             **options)
@@ -81,6 +84,17 @@ def spot(
         print_truth(truth)
     for p in paths.values():
         console.print(f"  wrote {p}")
+
+
+def spot_preloads(spotter: str) -> list:
+    """What a spotting run imports late (OF-FD's EMD when its first window closes, matplotlib for spot.png):
+    loaded in the background while the video is decoded (``preload``)."""
+    steps = [importer("matplotlib.figure"), importer("matplotlib.backends.backend_agg")]
+    if spotter == "offd":
+        from microexp.spotting.emd import emd_class
+
+        steps.insert(0, emd_class)
+    return steps
 
 
 def load_truth(gt: Path, base: int, video: Path):

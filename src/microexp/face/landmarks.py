@@ -100,12 +100,43 @@ _local = threading.local()
 
 
 def _hog_detector():
-    """dlib builds its HOG detector in ~1.5 s: build it once per thread and reuse it."""
+    """dlib's HOG face detector, once per thread (dlib objects are not shared between threads)."""
     det = getattr(_local, "hog", None)
     if det is None:
-        import dlib
+        det = _local.hog = _load_hog()
+    return det
 
-        det = _local.hog = dlib.get_frontal_face_detector()
+
+def hog_cache_path() -> Path:
+    """Where dlib's frontal face detector is kept as dlib's own binary file (one per dlib version)."""
+    import dlib
+
+    from microexp.features.cache import default_cache_dir
+
+    return default_cache_dir() / f"dlib_{dlib.__version__}_frontal_face_detector.svm"
+
+
+def _load_hog():
+    """``dlib.get_frontal_face_detector()`` decodes the detector from a compressed text in dlib's source: ~1 s
+    of CPU at every start, holding the GIL. The very same detector saved with dlib's own ``save`` loads in
+    ~10 ms, so it is built once, saved in the cache folder and read from there after (the same weights, so
+    the same detections; a damaged or unwritable file only costs the build)."""
+    import dlib
+
+    path = hog_cache_path()
+    if path.is_file():
+        try:
+            return dlib.fhog_object_detector(str(path))
+        except RuntimeError:  # damaged (e.g. truncated by hand): build it again and write it over
+            pass
+    det = dlib.get_frontal_face_detector()
+    try:
+        from microexp.io.atomic import atomic_path
+
+        with atomic_path(path) as tmp:
+            det.save(str(tmp))
+    except OSError:  # a read-only home: build it at every start, as before
+        pass
     return det
 
 

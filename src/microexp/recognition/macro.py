@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -28,7 +29,9 @@ import numpy as np
 from microexp.errors import InputError
 from microexp.face.align import similarity_align
 from microexp.face.landmarks import LandmarkDetector
-from microexp.recognition.api import Recognition, flow_from_faces, recognize_flow
+
+if TYPE_CHECKING:  # the recogniser (torch) is imported where it runs: ``analyze`` builds a MacroConfig at start
+    from microexp.recognition.api import Recognition
 
 RIGID = (27, 28, 29, 30, 36, 39, 42, 45)  # nose ridge and eye corners: move little in expressions
 EXPRESSIVE = tuple(range(17, 27)) + tuple(range(36, 48)) + tuple(range(48, 68))  # brows, eyes, mouth
@@ -121,6 +124,8 @@ def recognize_macro(frames: Mapping[int, np.ndarray], onset: int, apex: int, fps
     detected again); without it faces are detected. Returns None when no face is found on the apex or on any
     reference candidate.
     """
+    from microexp.recognition.api import Recognition, flow_from_faces, recognize_flow
+
     if landmarks_of is None:
         det = detector or LandmarkDetector()
 

@@ -7,6 +7,7 @@ that may change later. The shipped default lives in ``microexp/weights/`` next t
 from __future__ import annotations
 
 import dataclasses
+import threading
 from importlib import resources
 from pathlib import Path
 
@@ -71,11 +72,13 @@ def default_weights_path() -> Path:
 
 
 _CACHE: dict[str, tuple[nn.Module, dict]] = {}
+_LOCK = threading.Lock()  # the CLI may load the recogniser in a background thread (``cli.common.preload``)
 
 
 def load_default(path: str | Path | None = None) -> tuple[nn.Module, dict]:
     """The default (or given) checkpoint, loaded once per process and path (read-only use)."""
     p = str(Path(path) if path else default_weights_path())
-    if p not in _CACHE:
-        _CACHE[p] = load_checkpoint(p)
-    return _CACHE[p]
+    with _LOCK:
+        if p not in _CACHE:
+            _CACHE[p] = load_checkpoint(p)
+        return _CACHE[p]
