@@ -5,10 +5,12 @@ Runs ``analyze``'s spotting and reading on a clip with the default preset twice:
 open interval, frame t against t − k). Prints each window (first frame, reference mode, window-level spans) and
 each interval with its open flag and reading (original 0-based frames).
 
-    python benchmarks/offd_never_neutral.py [VIDEO] [--lag-s SECONDS] [--variants]
+    python benchmarks/offd_never_neutral.py [VIDEO] [--lag-s SECONDS] [--lag-split] [--variants]
 
-``--variants`` also runs the default (lag) on the clip mirrored, at half size and at half the frame rate
-(written with x264 crf 18 into a temporary folder).
+``--lag-split`` also runs with ``lag_split=True`` (lagged windows cut at face-level pauses; measured, off by
+default). ``--variants`` runs the clip mirrored, at half size and at half the frame rate (x264 crf 18, temporary
+folder) with both ``after_open`` settings (and ``lag_split=True`` with ``--lag-split``); half-rate frame numbers
+are the half-rate clip's own (× 2 for the original's).
 """
 
 from __future__ import annotations
@@ -60,18 +62,22 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("video", nargs="?", default=str(SHARED / "video" / "WolfgangLanger_Pexels.mp4"))
     ap.add_argument("--lag-s", type=float, default=None, help="also run with this lag (a sensitivity check)")
+    ap.add_argument("--lag-split", action="store_true", help="also with lag_split=True")
     ap.add_argument("--variants", action="store_true", help="also mirrored, half size, half frame rate")
     args = ap.parse_args()
     video = Path(args.video)
-    run(video, after_open="window_first")
-    run(video, after_open="lag")
+    settings = [{"after_open": "window_first"}, {"after_open": "lag"}]
+    if args.lag_split:
+        settings.append({"after_open": "lag", "lag_split": True})
+    for s in settings:
+        run(video, **s)
     if args.lag_s is not None:
         run(video, after_open="lag", lag_s=args.lag_s)
     if args.variants:
-        variants(video)
+        variants(video, settings)
 
 
-def variants(video: Path) -> None:
+def variants(video: Path, settings: list[dict]) -> None:
     import tempfile
 
     import cv2
@@ -90,7 +96,8 @@ def variants(video: Path) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for name, (imgs, rate) in made.items():
             path = write_video(Path(tmp) / f"{video.stem}_{name}.mp4", imgs, rate)
-            run(path, after_open="lag")
+            for s in settings:
+                run(path, **s)
 
 
 if __name__ == "__main__":

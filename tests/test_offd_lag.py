@@ -14,7 +14,7 @@ from microexp.face.landmarks import BROW_L, BROW_R, LandmarkDetector, half_inner
 from microexp.io.video import Frame
 from microexp.spotting.api import spans_to_intervals
 from microexp.spotting.offd import OFFDConfig, WindowTracker, finalize, run_offd, with_overrides
-from microexp.spotting.offd_lag import LagReference, covering, open_spans
+from microexp.spotting.offd_lag import LagReference, covering, open_spans, split_at_pauses
 
 from conftest import shared_path
 
@@ -71,6 +71,16 @@ def test_open_spans_and_covering():
     assert open_spans([(70, 98)], 100, 50) == []  # the next reference lies before it: measured again from there
     assert open_spans([(3, 98)], 100, None) == []  # the video ended: nothing follows
     assert covering([(10, 40), (50, 60)], 30) == [(10, 40)] and covering([(10, 40)], 10) == []
+
+
+def test_split_at_pauses_cuts_only_at_valleys_deep_on_both_sides():
+    cfg, rate = OFFDConfig(), 30.0
+    x = np.arange(120)
+    bumps = 4 * np.exp(-((x - 30) / 8.0) ** 2) + 5 * np.exp(-((x - 80) / 8.0) ** 2)  # a pause near 55
+    got = split_at_pauses([(10, 100)], bumps, cfg, rate)
+    assert len(got) == 2 and got[0][0] == 10 and got[1][1] == 100 and 45 <= got[0][1] <= 60
+    shallow = 4 + np.exp(-((x - 30) / 8.0) ** 2) + np.exp(-((x - 80) / 8.0) ** 2)  # never below ⅔ of the peaks
+    assert split_at_pauses([(10, 100)], shallow, cfg, rate) == [(10, 100)]
 
 
 def test_echo_suppression_spares_changes_found_against_the_lagged_reference():

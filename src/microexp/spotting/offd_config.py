@@ -54,6 +54,7 @@ class OFFDConfig:
     # never-neutral footage (microexp; docs/spotting.md "Never-neutral footage"): spec §5's reference option
     reference: str = "window_first"  # "window_first" (published) | "lag": every window measures t against t − k
     after_open: str = "lag"  # window after an open interval: "lag" (microexp) | "window_first" (the reference code)
+    lag_split: bool = False  # cut lagged windows' spans at face-level pauses (offd_lag.split_at_pauses; measured, off)
     lag_s: float = 0.655  # k = 0.5 × mean macro-expression duration (CAS(ME)^2 1.31 s; benchmarks/offd_lag_constant.py)
     face_check_s: float = 0.2  # how often the tracked face is verified (marks no-face frames)
     adaptive_scale: bool = False  # microexp extension: scale thresholds by the video's own noise level

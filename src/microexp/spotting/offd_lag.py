@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from microexp.spotting.offd_config import OFFDConfig
+from microexp.spotting.offd_signal import split_interval
 from microexp.spotting.offd_track import RoiLayout, Track, WindowTracker, _roi_displacement
 
 Span = tuple[int, int]
@@ -43,6 +44,29 @@ def open_spans(spans: list[Span], length: int, next_start: int | None) -> list[S
         return []
     last = length - 2
     return [sp for sp in spans if sp[1] >= last and sp[0] < next_start]
+
+
+def split_at_pauses(spans: list[Span], score: np.ndarray, cfg: OFFDConfig, rate: float) -> list[Span]:
+    """Cut a lagged window's fused spans where the whole face pauses between two changes.
+
+    Against t − k every movement is a change, and the channels' spans of successive changes overlap and are
+    union-merged into one (spec §3.10). ``score`` (window frames; the largest channel prominence over T2) dips
+    where every channel is near its local floor: S2's ``divide`` rule (spec §3.9.6: a valley deeper than
+    max(0.7 px, ⅓ of the peak) on both sides, pieces ≥ 0.67 s, 0.27 s margins) is applied to it, again on each
+    piece, until no such valley is left. The depth 0.7 px is taken over the smallest T2 (score units)."""
+    min_len = cfg.frames(cfg.split_min_len_s, rate)
+    margin = cfg.frames(cfg.split_margin_s, rate)
+    depth = cfg.split_depth_px / min(cfg.t2.values())
+    out: list[Span] = []
+    todo = list(spans)
+    while todo:
+        on, off = todo.pop()
+        parts = split_interval(score, on, off, min_len, margin, depth)
+        if len(parts) == 1:
+            out.append(parts[0])
+        else:
+            todo.extend(parts)
+    return sorted(out)
 
 
 def covering(spans: list[Span], pos: int) -> list[Span]:

@@ -26,7 +26,7 @@ from microexp.face.track import FaceTrack, FaceTrackBuilder
 from microexp.io.video import Frame
 from microexp.records import Interval
 from microexp.spotting.offd_config import OFFDConfig
-from microexp.spotting.offd_lag import LagReference, covering, lag_frames, open_spans
+from microexp.spotting.offd_lag import LagReference, covering, lag_frames, open_spans, split_at_pauses
 from microexp.spotting.offd_signal import analyse_window, echo_stage, merge_stage
 from microexp.spotting.offd_track import Track, WindowTracker
 
@@ -441,6 +441,8 @@ class OFFDStream:
         signals = np.stack([v() if callable(v) else v for v in w.signals], axis=1)
         groups = [c.group for c in w.track.layout.channels]
         spans, _, sc = analyse_window(signals, groups, cfg, self.rate)
+        if w.lag is not None and cfg.lag_split:
+            spans = split_at_pauses(spans, sc, cfg, self.rate)
         self.windows.append((start, length))
         for j in range(length):
             self.score[start + j] = max(float(self.score[start + j]), float(sc[j]))
