@@ -113,3 +113,14 @@ def test_held_expression_on_a_neutral_start_is_not_open_and_nothing_changes(face
     assert any(0.2 <= iv.onset / FPS <= 0.6 for iv in ivs), ivs  # the raise
     assert any(8.3 <= iv.onset / FPS <= 8.9 for iv in ivs), ivs  # the lowering
     assert spans_to_intervals(run(face, after_open="window_first"), FPS) == ivs
+
+
+def test_reference_lag_option_measures_every_window_against_t_minus_k(face):
+    """The spec's ``reference: lag`` for every window: a raise held to the end is found by its rise only."""
+    img, lm, det = face
+    heights = AMP * ramp(T[:45], 0.5, 1.0)  # 3 s, one window
+    frames = [Frame(i, i / FPS, im) for i, im in enumerate(brows(img, lm, heights))]
+    res = run_offd(iter(frames), FPS, with_overrides(OFFDConfig(), reference="lag"), det)
+    assert res.lagged == [0]
+    ivs = spans_to_intervals(res, FPS)
+    assert len(ivs) == 1 and 0.3 <= ivs[0].onset / FPS <= 0.8 and ivs[0].offset / FPS <= 2.0, ivs
