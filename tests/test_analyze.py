@@ -78,6 +78,22 @@ def test_expressive_clip_has_expressions(wolfgang):
     assert not set(settings) & set(models) and None not in settings.values()  # each setting once, real values
 
 
+def test_never_neutral_clip_crying_negative_laugh_positive(wolfgang):
+    """What a person sees in the frames (docs/spotting.md, "Never-neutral footage"): crying with the eyes shut
+    from frame ≈ 5, still going on when the first window ends (the interval is *open*); a broad laugh ≈ 296–344
+    after the first smile relaxes (≈ 272–288). Issue 16: the crying reads negative, the laugh positive."""
+    df = pd.read_csv(wolfgang / "intervals.csv")
+    assert df["open"].dtype == bool
+    crying = df[(df.onset <= 30) & (df.offset >= 30)]
+    laugh = df[(df.onset <= 310) & (df.offset >= 310)]
+    assert len(crying) == 1 and len(laugh) == 1, df
+    assert bool(crying["open"].iloc[0]) and crying.emotion.iloc[0] == "negative"
+    assert laugh.emotion.iloc[0] == "positive" and not bool(laugh["open"].iloc[0])
+    assert 296 <= laugh.apex.iloc[0] <= 344  # the apex is in the broad laugh, not on a head turn
+    result = json.loads((wolfgang / "result.json").read_text())
+    assert [e["open"] for e in result["expressions"]] == df["open"].tolist()
+
+
 def _counting(monkeypatch) -> dict:
     """Count decoding passes (``VideoSource.frames``), ``av.open`` calls and landmark-detector work."""
     import av

@@ -178,7 +178,7 @@ def test_intervals_csv_is_pandas_layout_without_pandas(tmp_path):
             (tmp_path / "pd.csv").write_text(pd.DataFrame(rows, columns=INTERVAL_COLUMNS).to_csv(index=False))
             assert got == (tmp_path / "pd.csv").read_text()
             texts[name, len(subset)] = got
-    assert texts["a,b", 3].splitlines()[1] == '"a,b",3,12,me,7,1.2346,,'  # quoted name, NaN seconds empty
+    assert texts["a,b", 3].splitlines()[1] == '"a,b",3,12,me,7,1.2346,,,False'  # quoted name, NaN seconds empty
     assert texts["x", 0] == ",".join(INTERVAL_COLUMNS) + "\n"
 
 

@@ -98,7 +98,7 @@ def test_cli_realtime_file_with_csv(tmp_path):
     assert proc.returncode == 0, proc.stderr
     rows = rows_of(proc.stdout)
     assert same(rows, spotted(str(path))) and rows
-    assert set(rows[0]) == {"video", "onset", "apex", "offset", "type", "score", "onset_s", "offset_s",
+    assert set(rows[0]) == {"video", "onset", "apex", "offset", "type", "score", "onset_s", "offset_s", "open",
                             "emitted_s"}
     for r in rows:  # realtime: emitted_s is wall time since the first frame, never before the interval ended
         # (the latency bound itself is a speed figure: benchmarks/watch_latency.py measures it, not a timed test)
@@ -106,7 +106,7 @@ def test_cli_realtime_file_with_csv(tmp_path):
     assert took >= 2.4  # played at its own pace
     assert "frames/s" in proc.stderr and "0 dropped" in proc.stderr and "face found" in proc.stderr
     lines = out.read_text().splitlines()
-    assert lines[0] == "video,onset,offset,type,apex,score,onset_s,offset_s,emitted_s"
+    assert lines[0] == "video,onset,offset,type,apex,score,onset_s,offset_s,open,emitted_s"
     assert len(lines) == 1 + len(rows)
     proc2, _ = run_cli([str(path), "--csv", str(out), "-q"])  # appends, header once
     assert proc2.returncode == 0 and proc2.stderr == ""

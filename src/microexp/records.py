@@ -21,6 +21,7 @@ class Interval:
     offset: int
     kind: str  # "me" (micro) or "mae" (macro)
     score: float = 1.0
+    open: bool = False  # the expression continues past ``offset`` (OF-FD: the reference was not neutral)
 
     def __post_init__(self):
         if self.kind not in KINDS:

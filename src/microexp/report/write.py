@@ -15,7 +15,7 @@ from microexp.spotting.outputs import write_trace_scores
 from microexp.version import __version__
 
 ANALYZE_COLUMNS = ["video", "onset", "apex", "offset", "type", "emotion", "confidence", "onset_s", "apex_s",
-                   "offset_s", "score"]
+                   "offset_s", "score", "open"]
 
 
 def intervals_table(result, name: str) -> pd.DataFrame:
@@ -28,7 +28,7 @@ def intervals_table(result, name: str) -> pd.DataFrame:
     rows = [{"video": name, "onset": e.interval.onset, "apex": e.interval.apex, "offset": e.interval.offset,
              "type": e.interval.kind, "emotion": e.emotion, "confidence": round(e.confidence, 4),
              "onset_s": sec(e.interval.onset), "apex_s": sec(e.interval.apex), "offset_s": sec(e.interval.offset),
-             "score": round(float(e.interval.score), 4)} for e in result.expressions]
+             "score": round(float(e.interval.score), 4), "open": bool(e.interval.open)} for e in result.expressions]
     return pd.DataFrame(rows, columns=ANALYZE_COLUMNS)
 
 

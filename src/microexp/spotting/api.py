@@ -166,7 +166,7 @@ def spans_to_intervals(res: OFFDResult, fps: float) -> list[Interval]:
     own conversion, so ``watch`` and the frames kept while streaming agree with ``spot``)."""
     from microexp.spotting.offd_stream import span_interval
 
-    return [span_interval(sp, res.proc_index, res.proc_time, res.score, res.config.me_mae_split_s)
+    return [span_interval(sp, res.proc_index, res.proc_time, res.score, res.config.me_mae_split_s, res.open_ends)
             for sp in res.spans]
 
 

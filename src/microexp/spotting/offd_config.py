@@ -51,6 +51,11 @@ class OFFDConfig:
     echo_min_len_s: float = 0.5
     echo_keeps_stronger: bool = True  # an "echo" stronger than the interval before it is kept (microexp)
     me_mae_split_s: float = 0.5
+    # never-neutral footage (microexp; docs/spotting.md "Never-neutral footage"): spec §5's reference option
+    reference: str = "window_first"  # "window_first" (published) | "lag": every window measures t against t − k
+    after_open: str = "lag"  # window after an open interval: "lag" (microexp) | "window_first" (the reference code)
+    lag_split: bool = False  # cut lagged windows' spans at face-level pauses (offd_lag.split_at_pauses; measured, off)
+    lag_s: float = 0.655  # k = 0.5 × mean macro-expression duration (CAS(ME)^2 1.31 s; benchmarks/offd_lag_constant.py)
     face_check_s: float = 0.2  # how often the tracked face is verified (marks no-face frames)
     adaptive_scale: bool = False  # microexp extension: scale thresholds by the video's own noise level
     constants_px_per_u: float = 32.0  # crop resolution at which the preset's pixel constants were set
@@ -69,7 +74,7 @@ PRESETS: dict[str, OFFDConfig] = {
     "offd_samm_megc2022": OFFDConfig(
         name="offd_samm_megc2022", crop=CropSpec((-4.5, 4.5), (-3.5, 5.5), 320 / 9), constants_px_per_u=320 / 9,
         channels="whole", lowpass_hz=5.0, t1=1.3, t2={BROW: 1.55, MOUTH: 1.4, NOSE: 1.4}, td=0.8, min_len_s=0.35, max_len_s=None,
-        echo_suppress=False),
+        echo_suppress=False, lag_s=1.084),
     "offd_casme2_he": OFFDConfig(
         name="offd_casme2_he", channels="all", lowpass_hz=5.0, t1=1.4, t2={BROW: 1.925, MOUTH: 1.85, NOSE: 2.10},
         td=0.8, split=True, fuse_overlap=0.1, echo_suppress=False),
@@ -77,7 +82,7 @@ PRESETS: dict[str, OFFDConfig] = {
         name="offd_sammlv_he", crop=CropSpec((-4.5, 4.5), (-3.5, 5.5), 320 / 9), constants_px_per_u=320 / 9, channels="all",
         lowpass_hz=5.0,
         t1=1.4, t2={BROW: 1.65, MOUTH: 1.5, NOSE: 1.5}, td=0.8, split=True, fuse_overlap=0.34, min_len_s=0.35,
-        max_len_s=None, echo_suppress=False),
+        max_len_s=None, echo_suppress=False, lag_s=1.084),
     # microexp's own preset, NOT a published one (docs/spotting.md, "A micro-expression preset"): the default's
     # channels and rules with the 5-Hz low-pass of the other published presets; thresholds from the noise floor
     # measured on real faces without expressions (`python benchmarks/offd_noise_floor.py`: largest prominence

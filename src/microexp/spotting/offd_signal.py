@@ -152,7 +152,8 @@ def analyse_window(signals: np.ndarray, groups: list[str], cfg: OFFDConfig,
 
 
 def finalize(spans: list[tuple[int, int]], cfg: OFFDConfig, rate: float, prev: tuple[int, int] | None = None,
-             peak: Callable[[tuple[int, int]], float] | None = None) -> list[tuple[int, int]]:
+             peak: Callable[[tuple[int, int]], float] | None = None,
+             exempt: Callable[[tuple[int, int]], bool] | None = None) -> list[tuple[int, int]]:
     """Video-level length filter, union-merge and echo suppression (spec §3.11).
 
     ``prev``: the last interval already final before these (echo suppression looks back at it).
@@ -161,8 +162,10 @@ def finalize(spans: list[tuple[int, int]], cfg: OFFDConfig, rate: float, prev: t
     taken inside an expression) is never stronger than the expression, so with ``peak`` an interval
     stronger than the one before it is kept (on WolfgangLanger_Pexels.mp4 the strongest stretch, 7× the
     threshold, was dropped after a 2.5× interval).
+    ``exempt``: intervals that are never echoes (found against the lagged reference, ``offd_lag``: a face
+    returning from an expression is a change there, not an artefact of the reference).
     """
-    return echo_stage(merge_stage(spans, cfg, rate), cfg, rate, prev, peak)
+    return echo_stage(merge_stage(spans, cfg, rate), cfg, rate, prev, peak, exempt)
 
 
 def merge_stage(spans: list[tuple[int, int]], cfg: OFFDConfig, rate: float) -> list[tuple[int, int]]:
@@ -176,13 +179,14 @@ def merge_stage(spans: list[tuple[int, int]], cfg: OFFDConfig, rate: float) -> l
 
 
 def echo_stage(kept: list[tuple[int, int]], cfg: OFFDConfig, rate: float, prev: tuple[int, int] | None = None,
-               peak: Callable[[tuple[int, int]], float] | None = None) -> list[tuple[int, int]]:
+               peak: Callable[[tuple[int, int]], float] | None = None,
+               exempt: Callable[[tuple[int, int]], bool] | None = None) -> list[tuple[int, int]]:
     """``finalize``'s second part: echo suppression, scanning in order and looking back only."""
     if cfg.echo_suppress:
         gap, min_len = cfg.frames(cfg.echo_gap_s, rate), cfg.frames(cfg.echo_min_len_s, rate)
         out: list[tuple[int, int]] = [] if prev is None else [prev]
         for sp in kept:
-            if out and sp[0] - out[-1][1] < gap and sp[1] - sp[0] > min_len:
+            if out and sp[0] - out[-1][1] < gap and sp[1] - sp[0] > min_len and not (exempt and exempt(sp)):
                 if peak is None or peak(sp) <= peak(out[-1]):
                     continue
             out.append(sp)

@@ -20,12 +20,14 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from microexp.errors import ConfigError
 from microexp.face.landmarks import LandmarkDetector
 from microexp.face.track import FaceTrack, FaceTrackBuilder
 from microexp.io.spill import SpillStore
 from microexp.io.video import Frame
 from microexp.records import Interval
 from microexp.spotting.offd_config import OFFDConfig
+from microexp.spotting.offd_lag import LagReference, covering, lag_frames, open_spans, split_at_pauses
 from microexp.spotting.offd_signal import analyse_window, echo_stage, merge_stage
 from microexp.spotting.offd_track import Track, WindowTracker
 
@@ -51,6 +53,8 @@ class OFFDResult:
     held_peak: int = 0  # the most images kept at any one time (keep_frames): bounded when intervals are handed over
     window_ram_peak: int = 0  # the most bytes of window frames held in memory at once (``FRAME_RAM_BYTES``)
     window_disk_peak: int = 0  # the most bytes of window frames waiting in the temporary file at once
+    open_ends: set[int] = field(default_factory=set)  # last frames of open window-level spans (offd_lag)
+    lagged: list[int] = field(default_factory=list)  # starts of the windows measured against the lagged reference
 
 
 def working_rate(fps: float, work_rate_hz: float) -> float:
@@ -230,17 +234,21 @@ def nearest_positions(index: np.ndarray, frames: Iterable[int]) -> set[int]:
 
 
 def span_interval(span: Span, proc_index: np.ndarray, proc_time: np.ndarray, score: np.ndarray,
-                  me_mae_split_s: float) -> Interval:
+                  me_mae_split_s: float, open_ends: set[int] | frozenset = frozenset()) -> Interval:
     """Processed-frame span → ``Interval`` in original frames: apex at the score's peak, MaE if longer
-    than ``me_mae_split_s`` seconds (spec §3.11.6)."""
+    than ``me_mae_split_s`` seconds (spec §3.11.6). A span ending where an open window-level span ended
+    (``open_ends``, see ``offd_lag``) is *open*: the expression continues past its offset, so its length is
+    not the expression's; it is MaE because its known part already lasts longer than any micro-expression
+    (an open span starts in the first quarter of its window: the hop rule)."""
     last = proc_index.size - 1
     on = int(np.clip(span[0], 0, last))
     off = int(np.clip(span[1], on, last))
     seg = score[on:off + 1]
     apex = on + int(np.argmax(seg)) if seg.size else on
-    kind = "mae" if float(proc_time[off] - proc_time[on]) > me_mae_split_s else "me"
+    is_open = int(span[1]) in open_ends
+    kind = "mae" if is_open or float(proc_time[off] - proc_time[on]) > me_mae_split_s else "me"
     return Interval(int(proc_index[on]), int(proc_index[apex]), int(proc_index[off]), kind,
-                    float(seg.max()) if seg.size else 0.0)
+                    float(seg.max()) if seg.size else 0.0, open=is_open)
 
 
 def settled(final: list[Span], horizon: int) -> int:
@@ -260,8 +268,9 @@ class SpanSettler:
     windows). Echo-suppressed spans stay in the working set.
     """
 
-    def __init__(self, cfg: OFFDConfig, rate: float, peak: Callable[[Span], float] | None = None):
-        self.cfg, self.rate, self.peak = cfg, rate, peak
+    def __init__(self, cfg: OFFDConfig, rate: float, peak: Callable[[Span], float] | None = None,
+                 exempt: Callable[[Span], bool] | None = None):
+        self.cfg, self.rate, self.peak, self.exempt = cfg, rate, peak, exempt
         self.raw: list[Span] = []
         self.final: list[Span] = []
 
@@ -273,7 +282,8 @@ class SpanSettler:
 
     def _tail(self) -> tuple[list[Span], list[Span]]:
         merged = merge_stage(self.raw, self.cfg, self.rate)
-        return merged, echo_stage(merged, self.cfg, self.rate, self.final[-1] if self.final else None, self.peak)
+        return merged, echo_stage(merged, self.cfg, self.rate, self.final[-1] if self.final else None, self.peak,
+                                  self.exempt)
 
     def settle(self, horizon: int | None) -> list[Span]:
         """Spans that became final now that no later window starts before ``horizon`` (None: end of video)."""
@@ -302,6 +312,7 @@ class _Window:
     track: Track
     signals: list  # per frame: values, or a call that returns them (flows still running)
     end: int  # next processed position to measure
+    lag: LagReference | None = None  # measuring t against t − k (after an open interval; offd_lag)
 
 
 class OFFDStream:
@@ -332,6 +343,9 @@ class OFFDStream:
                  on_ready: Callable[[Span, Interval, dict, FaceTrack, np.ndarray], None] | None = None,
                  frame_ram_bytes: int | None = FRAME_RAM_BYTES):
         self.cfg = cfg = cfg or OFFDConfig()
+        if cfg.reference not in ("window_first", "lag") or cfg.after_open not in ("window_first", "lag"):
+            raise ConfigError(f"OF-FD reference {cfg.reference!r} / after_open {cfg.after_open!r}: "
+                              "choose window_first or lag")
         self.tracker = WindowTracker(cfg, detector or LandmarkDetector())
         self.rate = working_rate(fps, cfg.work_rate_hz)
         self.W = cfg.frames(cfg.window_s, self.rate)
@@ -354,8 +368,14 @@ class OFFDStream:
         self.face = Column(UNSEEN, np.int8)
         self.score = Column(0.0, np.float64)  # max over the windows that measured a frame
         self.disp: Column | None = None  # the last window's raw displacement per frame (float32 × channels)
-        self.settler = SpanSettler(cfg, self.rate, self._peak if cfg.echo_keeps_stronger else None)
         self.windows: list[tuple[int, int]] = []
+        self.lag_k = lag_frames(cfg, self.rate)
+        self.lag_next = cfg.reference == "lag"  # the next window measures against the lagged reference
+        self.lagged: list[int] = []
+        self.open_ends: set[int] = set()
+        self.lag_onsets: set[int] = set()  # onsets of spans found against the lagged reference: never echoes
+        self.settler = SpanSettler(cfg, self.rate, self._peak if cfg.echo_keeps_stronger else None,
+                                   lambda sp: sp[0] in self.lag_onsets)
         self.channel_names: list[str] = []
         self.kept: dict[int, np.ndarray] = {}  # processed position -> image
         self.start = 0
@@ -427,7 +447,10 @@ class OFFDStream:
             self.channel_names = [c.name for c in track.layout.channels]
         self.face[self.start] = FACE
         self.faces.add(self.start, track.box, track.M0, track.landmarks)
-        self.win = _Window(self.start, track, [np.zeros(len(track.layout.channels))], self.start + 1)
+        lag = LagReference(self.lag_k) if self.lag_next else None
+        if lag is not None:
+            self.lagged.append(self.start)
+        self.win = _Window(self.start, track, [np.zeros(len(track.layout.channels))], self.start + 1, lag)
         return True
 
     def _extend(self) -> bool:
@@ -445,7 +468,9 @@ class OFFDStream:
                 self.faces.add(w.end, box)
             if self.face[w.end] == UNSEEN:
                 self.face[w.end] = FACE
-            w.signals.append(self.tracker.measure_async(w.track, img))  # resolved when the window closes
+            measure = w.lag.measure_async(self.tracker, w.track, img) if w.lag else \
+                self.tracker.measure_async(w.track, img)
+            w.signals.append(measure)  # resolved when the window closes
             self.faces.add(w.end, transform=w.track.M)
             w.end += 1
         return True
@@ -459,6 +484,8 @@ class OFFDStream:
         signals = np.stack([v() if callable(v) else v for v in w.signals], axis=1)
         groups = [c.group for c in w.track.layout.channels]
         spans, _, sc = analyse_window(signals, groups, cfg, self.rate)
+        if w.lag is not None and cfg.lag_split:
+            spans = split_at_pauses(spans, sc, cfg, self.rate)
         self.windows.append((start, length))
         for j in range(length):
             self.score[start + j] = max(float(self.score[start + j]), float(sc[j]))
@@ -467,6 +494,8 @@ class OFFDStream:
         for j in range(length):  # a window with other channels leaves no values (as the first window's layout)
             self.disp[start + j] = signals[:, j] if signals.shape[0] == self.disp.width else np.nan
         absolute = [(start + a, start + b) for a, b in spans]
+        if w.lag is not None:
+            self.lag_onsets |= {a for a, _ in absolute}
         self.settler.add(absolute)
         if self.keep_frames:
             for a, b in absolute:
@@ -480,8 +509,14 @@ class OFFDStream:
             return []
         if length < self.W:  # cut by a lost face: restart at the failing frame
             nxt = end if end > start else start + 1
+            opened = []
         else:
             nxt = start + min(next_hop(spans, length, self.hop), length - 1)
+            opened = open_spans(spans, length, nxt - start)
+        self.open_ends |= {start + b for _, b in opened}
+        # a lagged window goes on while the next reference lies inside one of its changes (not quiet yet)
+        busy = bool(opened) or (w.lag is not None and length == self.W and bool(covering(spans, nxt - start)))
+        self.lag_next = cfg.reference == "lag" or (cfg.after_open == "lag" and busy)
         self.buf.drop_before(nxt, nxt - self.keep_before)
         self.start = nxt
         return self._emit(nxt)
@@ -594,7 +629,7 @@ class OFFDStream:
         n = len(self.buf)
         score = self.score.array(min(n, span[1] + 1))
         return span_interval(span, np.asarray(self.buf.index), np.asarray(self.buf.time), score,
-                             self.cfg.me_mae_split_s)
+                             self.cfg.me_mae_split_s, self.open_ends)
 
     def result(self) -> OFFDResult:
         """Everything measured so far (call after ``close()`` for the whole video)."""
@@ -611,4 +646,5 @@ class OFFDStream:
         return OFFDResult(self.cfg, self.rate, index, np.asarray(self.buf.time, dtype=float), face,
                           self.score.array(n), disp, self.channel_names, spans,
                           list(self.windows), kept, self.faces.build(index, np.asarray(self.buf.time), face),
-                          self.held_peak, self.buf.store.ram_peak, self.buf.store.disk_peak)
+                          self.held_peak, self.buf.store.ram_peak, self.buf.store.disk_peak,
+                          set(self.open_ends), list(self.lagged))

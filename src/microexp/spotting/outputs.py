@@ -12,18 +12,20 @@ from microexp.io.atomic import write_with
 from microexp.records import Interval
 from microexp.report.plots import plot_curve
 
-INTERVAL_COLUMNS = ["video", "onset", "offset", "type", "apex", "score", "onset_s", "offset_s"]
+INTERVAL_COLUMNS = ["video", "onset", "offset", "type", "apex", "score", "onset_s", "offset_s", "open"]
 
 
 def interval_rows(intervals: list[Interval], video: str, times: np.ndarray | None = None,
                   fps: float | None = None) -> list[dict]:
-    """MEGC columns ``video,onset,offset,type`` plus ``apex,score`` and seconds (from timestamps when known)."""
+    """MEGC columns ``video,onset,offset,type`` plus ``apex,score``, seconds (from timestamps when known) and
+    ``open`` (the expression continues past ``offset``: OF-FD's reference was not neutral, docs/spotting.md)."""
     rows = []
     for iv in intervals:
         t_on = _time(iv.onset, times, fps)
         t_off = _time(iv.offset, times, fps)
         rows.append({"video": video, "onset": iv.onset, "offset": iv.offset, "type": iv.kind, "apex": iv.apex,
-                     "score": round(float(iv.score), 4), "onset_s": t_on, "offset_s": t_off})
+                     "score": round(float(iv.score), 4), "onset_s": t_on, "offset_s": t_off,
+                     "open": bool(iv.open)})
     return rows
 
 

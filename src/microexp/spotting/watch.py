@@ -51,7 +51,7 @@ class Detection:
         iv = self.interval
         out = {"video": self.video, "onset": iv.onset, "apex": iv.apex, "offset": iv.offset, "type": iv.kind,
                "score": round(float(iv.score), 4), "onset_s": round(self.onset_s, 3),
-               "offset_s": round(self.offset_s, 3), "emitted_s": round(self.emitted_s, 3)}
+               "offset_s": round(self.offset_s, 3), "open": bool(iv.open), "emitted_s": round(self.emitted_s, 3)}
         if self.emotion is not None:
             out["emotion"] = self.emotion
             out["probabilities"] = {k: round(float(v), 4) for k, v in self.probabilities.items()}
