@@ -88,6 +88,46 @@ def test_fold_threshold_is_chosen_on_training_subjects_only(tmp_path):
     assert info2["p_train_f1"] == info["p_train_f1"] and info2["p"] == info["p"]
 
 
+def test_exclude_other_keeps_the_other_type_out_of_training(tmp_path, monkeypatch):
+    """exclude_other: the ME model's training sequences lose the MaE frames (only those), the test side is
+    untouched; off by default; MESNet refuses it."""
+    from dataclasses import replace
+
+    from microexp.errors import ConfigError
+    from microexp.spotting import registry, train
+    from microexp.spotting.train import train_fold, without_spans
+
+    data, seqs = tiny_data()
+    mae = pd.DataFrame([("a", "sa", 60, 75, "mae"), ("b", "sb", 10, 19, "mae")], columns=data.gt.columns)
+    data = SpotData("tiny-mixed", data.videos, pd.concat([data.gt, mae], ignore_index=True))
+    seen = {}
+    entry = registry.get("refcnn3d")
+
+    def spy(train_seqs, spans, cfg, seed, kind, progress=None):
+        seen[cfg.exclude_other, kind] = [np.asarray(s.face, bool).copy() for s in train_seqs]
+        return entry.fit(train_seqs, spans, cfg, seed, kind, progress)
+
+    real = train._trainable
+    monkeypatch.setattr(train, "_trainable", lambda name: replace(entry, fit=spy) if name == "refcnn3d" else real(name))
+    for flag in (False, True):
+        cfg = SpotTrainConfig(epochs=1, batch=16, size=32, p=0.6, exclude_other=flag)
+        train_fold("refcnn3d", data, seqs, "sc", cfg)
+    a, b = seqs["a"], seqs["b"]
+    assert all((f == np.asarray(s.face, bool)).all() for f, s in zip(seen[False, "me"], (a, b)))
+    fa, fb = seen[True, "me"]
+    gone_a = np.asarray(a.face, bool) & ~fa
+    assert set(np.flatnonzero(gone_a)) == set(range(60, 76)) & set(np.flatnonzero(np.asarray(a.face, bool)))
+    assert not fb[10:20].any() and (fb[20:] == np.asarray(b.face, bool)[20:]).all()
+    ma, _ = seen[True, "mae"]  # the MaE model loses the ME frames instead
+    assert not ma[30:38].any() and not ma[90:98].any() and (ma[60:76] == np.asarray(a.face, bool)[60:76]).all()
+    assert without_spans(a, []) is a and np.asarray(a.face, bool)[60:76].any()  # the cached sequence is unchanged
+    with pytest.raises(ConfigError, match="refcnn3d only"):
+        train_fold("mesnet", data, seqs, "sc", SpotTrainConfig(epochs=1, size=32, exclude_other=True))
+    r = CliRunner().invoke(app, ["train", "spotter", "--spotter", "mesnet", "--exclude-other", "--data",
+                                 f"synth:{tmp_path / 'in'}", "--out", str(tmp_path / "o")])
+    assert r.exit_code == 2 and "refcnn3d only" in r.output
+
+
 @pytest.fixture(scope="module")
 def suite(tmp_path_factory):
     """Two 'videos' (links to one real face clip) with made-up labels: exercises the real decode path."""

@@ -41,6 +41,9 @@ def spotter(
     kinds: Annotated[str, typer.Option("--types", help="Expression types to train: me, mae or both (me,mae).")
                      ] = "me,mae",
     no_lcn: Annotated[bool, typer.Option("--no-lcn", help="refcnn3d without LCN (ablation).")] = False,
+    exclude_other: Annotated[bool, typer.Option(
+        "--exclude-other", help="refcnn3d: keep the other type's expressions out of a type's training frames "
+                                "(not in the paper; docs/spotting.md).")] = False,
     subjects: Annotated[str | None, typer.Option(
         "--subjects", help="Comma-separated test subjects (default: all).")] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed of weights init and batch order.")] = 0,
@@ -87,7 +90,9 @@ def spotter(
         if model != "refcnn3d":
             raise ConfigError("--no-lcn applies to refcnn3d only")
         over["lcn"] = False
-    kw = {"kinds": kind_list, "seed": seed, "threads": threads, "model": over}
+    if exclude_other and model != "refcnn3d":
+        raise ConfigError("--exclude-other applies to refcnn3d only")
+    kw = {"kinds": kind_list, "seed": seed, "threads": threads, "model": over, "exclude_other": exclude_other}
     for name, value in (("epochs", epochs), ("lr", lr), ("size", size), ("p", p)):
         if value is not None:
             kw[name] = value

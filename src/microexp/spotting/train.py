@@ -159,6 +159,9 @@ class SpotTrainConfig:
     threads: int = 1  # torch threads per fold (2 threads on busy shared cores can be 10× slower)
     kinds: tuple[str, ...] = KINDS
     k: dict = field(default_factory=dict)  # fixed k per kind (frames); empty = from the training GT
+    # Keep the other type's expressions out of a type's training frames (and out of its p choice): not in the
+    # papers, off by default; see docs/spotting.md ("the negatives") and benchmarks/spotting_exclude_other.py.
+    exclude_other: bool = False
     model: dict = field(default_factory=dict)  # overrides of the model config
 
     def __post_init__(self):
@@ -189,6 +192,8 @@ def train_fold(spotter: str, data: SpotData, seqs: dict, test_subject: str, cfg:
                progress=None) -> tuple[dict, pd.DataFrame, dict]:
     """Train the fold's models on the other subjects; returns (checkpoint, test predictions, fold info)."""
     entry = _trainable(spotter)
+    if cfg.exclude_other and entry.name != "refcnn3d":
+        raise ConfigError("exclude_other applies to refcnn3d only (MESNet trains on windows, not on frames)")
     train_v = [v for v in data.videos if v.subject != test_subject]
     test_v = [v for v in data.videos if v.subject == test_subject]
     train_gt = data.gt[data.gt["subject"] != test_subject]
@@ -205,7 +210,10 @@ def train_fold(spotter: str, data: SpotData, seqs: dict, test_subject: str, cfg:
                 info["kinds"][kind] = {"skipped": "no training GT of this type"}
                 continue
             t0 = time.perf_counter()
-            model, meta = entry.fit([seqs[v.video] for v in train_v],
+            other = [k for k in KINDS if k != kind]
+            train_seqs = [without_spans(seqs[v.video], [s for o in other for s in spans_of(train_gt, v.video, o)])
+                          if cfg.exclude_other else seqs[v.video] for v in train_v]
+            model, meta = entry.fit(train_seqs,
                                     [spans_of(train_gt, v.video, kind) for v in train_v], cfg,
                                     seed + KINDS.index(kind), kind, progress)
             fit_s = time.perf_counter() - t0
@@ -223,6 +231,17 @@ def train_fold(spotter: str, data: SpotData, seqs: dict, test_subject: str, cfg:
         torch.set_num_threads(threads)
     pred = pd.DataFrame(rows, columns=["video", "onset", "offset", "type", "score", "subject"])
     return ckpt, pred, info
+
+
+def without_spans(seq, spans: list[tuple[int, int]]):
+    """``seq`` with the frames of ``spans`` (inclusive) marked face-less, so training never samples them (nor,
+    for refcnn3d, a frame whose t ± k reference lies in them); the crops themselves are shared, not copied."""
+    if not spans:
+        return seq
+    face = np.array(seq.face, dtype=bool, copy=True)
+    for a, b in spans:
+        face[max(0, a):max(0, b + 1)] = False
+    return replace(seq, face=face)
 
 
 def _trainable(spotter: str):
