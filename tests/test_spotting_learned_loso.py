@@ -109,9 +109,12 @@ def test_exclude_other_keeps_the_other_type_out_of_training(tmp_path, monkeypatc
 
     real = train._trainable
     monkeypatch.setattr(train, "_trainable", lambda name: replace(entry, fit=spy) if name == "refcnn3d" else real(name))
+    ckpts = {}
     for flag in (False, True):
         cfg = SpotTrainConfig(epochs=1, batch=16, size=32, p=0.6, exclude_other=flag)
-        train_fold("refcnn3d", data, seqs, "sc", cfg)
+        ckpts[flag] = train_fold("refcnn3d", data, seqs, "sc", cfg)[0]
+    for flag, ck in ckpts.items():  # the flag travels with the checkpoint (spot applies the ME/MaE rule)
+        assert entry.unpack(ck["models"]["me"], 1.0)[1]["exclude_other"] is flag
     a, b = seqs["a"], seqs["b"]
     assert all((f == np.asarray(s.face, bool)).all() for f, s in zip(seen[False, "me"], (a, b)))
     fa, fb = seen[True, "me"]
@@ -238,3 +241,15 @@ def test_cli_spot_with_a_mesnet_checkpoint(suite, tmp_path, monkeypatch, crop_ca
     assert ((iv["onset"] >= 0) & (iv["offset"] <= 71) & (iv["onset"] < iv["offset"])).all()
     z = np.load(tmp_path / "out" / "scores.npz")
     assert z["score"].shape == (72,) and np.isfinite(z["score"]).all()
+
+
+def test_me_intervals_inside_a_mae_are_set_aside_only_for_an_exclude_other_model():
+    from microexp.records import Interval
+    from microexp.spotting.learned import set_aside_me_in_mae
+
+    found = {"me": [Interval(10, 12, 14, "me"), Interval(40, 42, 44, "me"), Interval(60, 61, 62, "me")],
+             "mae": [Interval(30, 40, 50, "mae"), Interval(62, 70, 80, "mae")]}
+    kept = set_aside_me_in_mae(found, {"me": {"exclude_other": True}, "mae": {}})
+    assert [iv.onset for iv in kept["me"]] == [10] and kept["mae"] == found["mae"]  # touching at 62 overlaps
+    assert set_aside_me_in_mae(found, {"me": {"exclude_other": False}, "mae": {}}) == found
+    assert set_aside_me_in_mae({"me": found["me"]}, {"me": {"exclude_other": True}}) == {"me": found["me"]}

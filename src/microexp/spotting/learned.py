@@ -96,19 +96,20 @@ class LoadedSpotter:
         seq = get_or_build_crops(video, fps=info.fps, size=self.size, cache_dir=cache_dir, progress=progress)
         if not seq.face.any():
             raise NoFaceError("no face found in any frame", video)
-        intervals: list[Interval] = []
         kinds, raw, scaled = [], [], []
         settings = {"spotter": self.entry.name, "weights": str(self.path), "fps": float(info.fps),
                     "crop_size": self.size}
+        found, metas = {}, {}
         for kind, (model, meta) in self.models(seq.fps).items():
             out = self.entry.score(model, meta, seq, kind)
-            intervals += out.intervals
+            found[kind], metas[kind] = out.intervals, meta
             kinds.append(kind)
             raw.append(out.raw)
             scaled.append(out.scaled)
             settings[f"{kind}_model"] = ", ".join(f"{k}={v}" for k, v in meta.items()
                                                   if isinstance(v, int | float | str))
-        intervals.sort(key=lambda iv: (iv.onset, iv.offset))
+        intervals = sorted((iv for ivs in set_aside_me_in_mae(found, metas).values() for iv in ivs),
+                           key=lambda iv: (iv.onset, iv.offset))
         trace = SpotTrace(np.asarray(seq.index), np.asarray(seq.time), np.max(np.stack(scaled), axis=0),
                           np.asarray(seq.face, bool), np.stack(raw, axis=1).astype(np.float32), kinds, seq.fps)
         frames = {}
@@ -116,6 +117,17 @@ class LoadedSpotter:
             frames = grab_frames(video, {i for iv in intervals
                                          for i in (keep.wanted(iv, info.fps) if keep else (iv.onset, iv.apex, iv.offset))}, fps)
         return SpotResult(intervals, info, self.entry.name, settings, trace, track=seq.track, frames=frames)
+
+
+def set_aside_me_in_mae(found: dict[str, list[Interval]], metas: dict[str, dict]) -> dict[str, list[Interval]]:
+    """ME intervals that overlap a MaE interval, dropped when the ME model was trained without the
+    macro-expressions' frames (``exclude_other``): such a model peaks on macro-expressions as well, and the MaE
+    model beside it says which they are (docs/spotting.md). Otherwise ``found`` unchanged."""
+    if not metas.get("me", {}).get("exclude_other") or "mae" not in found or "me" not in found:
+        return found
+    mae = found["mae"]
+    me = [iv for iv in found["me"] if not any(iv.onset <= m.offset and m.onset <= iv.offset for m in mae)]
+    return {**found, "me": me}
 
 
 def grab_frames(path: str | Path, wanted: set[int], fps: float | None = None) -> dict[int, np.ndarray]:

@@ -367,7 +367,8 @@ def _pack(model: RefCNN3D, meta: dict) -> dict:
     from dataclasses import asdict
 
     keep = ("k", "p", "floor", "min_contrast", "objective")
-    return {"config": asdict(model.cfg), "state_dict": model.state_dict(), **{k: meta[k] for k in keep}}
+    return {"config": asdict(model.cfg), "state_dict": model.state_dict(), **{k: meta[k] for k in keep},
+            "exclude_other": bool(meta.get("exclude_other", False))}
 
 
 def _unpack(m: dict, fps_scale: float = 1.0) -> tuple[RefCNN3D, dict]:
@@ -377,7 +378,7 @@ def _unpack(m: dict, fps_scale: float = 1.0) -> tuple[RefCNN3D, dict]:
     net = build_refcnn3d(RefCNN3DConfig(**{**cfg, "k": k}))
     net.load_state_dict(m["state_dict"])
     meta = {"k": k, "p": float(m["p"]), "floor": m.get("floor"), "min_contrast": m.get("min_contrast"),
-            "objective": m.get("objective", "mse")}
+            "objective": m.get("objective", "mse"), "exclude_other": bool(m.get("exclude_other", False))}
     return net.eval(), meta
 
 

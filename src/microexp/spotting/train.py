@@ -200,7 +200,7 @@ def train_fold(spotter: str, data: SpotData, seqs: dict, test_subject: str, cfg:
     ckpt = {"arch": entry.name, "size": cfg.size, "fps": float(np.median([v.fps for v in data.videos])),
             "models": {}}
     info = {"test_subject": test_subject, "n_train_videos": len(train_v), "n_test_videos": len(test_v), "kinds": {}}
-    rows = []
+    rows, found, metas = [], {}, {}
     seed = fold_seed(cfg.seed, test_subject)  # depends on (seed, subject) only: folds run in any order
     threads = torch.get_num_threads()
     torch.set_num_threads(cfg.threads)
@@ -217,18 +217,25 @@ def train_fold(spotter: str, data: SpotData, seqs: dict, test_subject: str, cfg:
                                     [spans_of(train_gt, v.video, kind) for v in train_v], cfg,
                                     seed + KINDS.index(kind), kind, progress)
             fit_s = time.perf_counter() - t0
+            meta["exclude_other"] = bool(cfg.exclude_other)
+            metas[kind] = meta
             t1 = time.perf_counter()
             n_inf = 0
             for v in test_v:
                 n_inf += seqs[v.video].n_frames
-                rows += [(v.video, iv.onset, iv.offset, kind, iv.score, v.subject)
-                         for iv in entry.detect(model, meta, seqs[v.video], kind)]
+                found.setdefault(v.video, {})[kind] = entry.detect(model, meta, seqs[v.video], kind)
             inf_s = time.perf_counter() - t1
             ckpt["models"][kind] = entry.pack(model, meta)
             info["kinds"][kind] = {**_jsonable(meta), "fit_s": round(fit_s, 2), "infer_frames": n_inf,
                                    "infer_s": round(inf_s, 3)}
     finally:
         torch.set_num_threads(threads)
+    from microexp.spotting.learned import set_aside_me_in_mae
+
+    subject_of = {v.video: v.subject for v in test_v}
+    for video, per_kind in found.items():
+        for kind, ivs in set_aside_me_in_mae(per_kind, metas).items():
+            rows += [(video, iv.onset, iv.offset, kind, iv.score, subject_of[video]) for iv in ivs]
     pred = pd.DataFrame(rows, columns=["video", "onset", "offset", "type", "score", "subject"])
     return ckpt, pred, info
 
