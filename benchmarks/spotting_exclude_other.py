@@ -88,6 +88,7 @@ def study(work: Path, name: str, suite, first_fold: int, kinds: tuple, jobs: int
     from microexp.experiments.executor import make_executor
     from microexp.experiments.splits import safe_name
     from microexp.io.frames import natural_key
+    from microexp.spotting.postprocess import window_mean
     from microexp.spotting.registry import get, load_checkpoint
     from microexp.spotting.train import get_sequences, load_spot_data, normalized, run_loso
 
@@ -103,7 +104,7 @@ def study(work: Path, name: str, suite, first_fold: int, kinds: tuple, jobs: int
         out = work / f"xo_{name}_refcnn3d_{'_'.join(kinds)}_{tag}_s{SEED}"
         with make_executor("local", workers=jobs, threads_per_task=1) as ex:
             summary = run_loso("refcnn3d", data, out, cfg, seqs=seqs, subjects=subjects, executor=ex)
-        curves, pred = {}, []
+        curves, pred, level = {}, [], []
         for subj in subjects:
             fold = json.loads((out / "folds" / f"{safe_name(subj)}.json").read_text())["result"]
             pred += _rows(fold["predictions"])
@@ -114,8 +115,14 @@ def study(work: Path, name: str, suite, first_fold: int, kinds: tuple, jobs: int
                     if v.subject == subj:
                         curves.setdefault(v.video, {})[kind] = np.asarray(
                             entry.score(model, meta, seqs[v.video], kind).raw)
+                        if kind == "mae":  # where the MaE curve sits: its 2k-smoothed mean and max per video
+                            sm = window_mean(curves[v.video][kind], meta["k"])
+                            level.append((float(sm.mean()), float(sm.max())))
         runs[tag] = {"curves": curves, "pred": pd.DataFrame(pred, columns=["video", "onset", "offset", "type"]),
                      "train_s": summary["train_s"],
+                     "mae_curve": None if not level else {
+                         "mean": [round(min(m for m, _ in level), 3), round(max(m for m, _ in level), 3)],
+                         "max": [round(min(x for _, x in level), 3), round(max(x for _, x in level), 3)]},
                      "budget": {k: v for k, v in cfg.__dict__.items()
                                 if k in ("epochs", "lr", "frame_stride", "size", "p", "neg_keep", "max_neg_per_pos")}}
     offd = run_offd(work, name, data, OFFD_PRESET[suite.preset], jobs)
@@ -146,6 +153,7 @@ def study(work: Path, name: str, suite, first_fold: int, kinds: tuple, jobs: int
     return {"suite": name, "subjects": len(sorted({v.subject for v in data.videos})), "folds": subjects,
             "kinds": list(kinds), "n_gt": {k: int((gt["type"] == k).sum()) for k in kinds},
             "budget": runs["without"]["budget"], "train_s": {k: r["train_s"] for k, r in runs.items()},
+            "mae_curve": {k: r["mae_curve"] for k, r in runs.items()},
             "rows": rows}
 
 
@@ -234,6 +242,11 @@ def _markdown(r: dict) -> str:
         lines.append(f"| {label} | {row['me_auc']:.3f} | {row['mae_auc']:.3f} | "
                      + (f"{m['f1']:.3f} | {m['tp']} / {m['fp']} / {m['fn']} | {row['me_on_mae']} | {x['f1']:.3f} | "
                         f"{o['f1']:.3f} |" if m else "– | – | – | – | – |"))
+    c = b["mae_curve"]["exclude_other"]
+    if c:
+        lines += ["", "Where the MaE model's curve sits (`exclude_other` run; its 2k-smoothed curve per test video, the "
+                  "target being 1 inside a MaE label and 0 outside): means "
+                  f"{c['mean'][0]:.2f}–{c['mean'][1]:.2f}, maxima {c['max'][0]:.2f}–{c['max'][1]:.2f}."]
     return "\n".join(lines) + "\n"
 
 

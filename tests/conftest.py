@@ -36,3 +36,18 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def face():
+    """The first frame of ``single_face.mp4`` (BGR), its 68 landmarks and the detector that found them."""
+    import av
+    import cv2
+
+    from microexp.face.landmarks import LandmarkDetector
+
+    with av.open(str(shared_path("video", "single_face.mp4"))) as c:
+        img = next(c.decode(video=0)).to_ndarray(format="bgr24")
+    det = LandmarkDetector()
+    lm = det.find(cv2.cvtColor(img, cv2.COLOR_BGR2GRAY))[1]
+    return img, lm, det

@@ -10,25 +10,11 @@ import cv2
 import numpy as np
 import pytest
 
-from microexp.face.landmarks import LandmarkDetector
 from microexp.io.video import Frame, VideoSource, write_video
 from microexp.spotting.offd import OFFDConfig, get_preset, run_offd
 from microexp.synth.motion import brow_raise
 
-from conftest import shared_path
-
 NEAR_ZERO = 0.5  # canonical px (T1 = 1.6, T2 = 2.0 in the default preset)
-
-
-@pytest.fixture(scope="module")
-def face():
-    import av
-
-    with av.open(str(shared_path("video", "single_face.mp4"))) as c:
-        img = next(c.decode(video=0)).to_ndarray(format="bgr24")
-    det = LandmarkDetector()
-    lm = det.find(cv2.cvtColor(img, cv2.COLOR_BGR2GRAY))[1]
-    return img, lm, det
 
 
 def rigid(img, centre, dx=0.0, dy=0.0, roll=0.0, zoom=1.0):

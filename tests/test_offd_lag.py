@@ -8,40 +8,14 @@ reference until the window ends". Built on the first frame of ``../shared/video/
 
 import cv2
 import numpy as np
-import pytest
 
-from microexp.face.landmarks import BROW_L, BROW_R, LandmarkDetector, half_inner_canthal
 from microexp.io.video import Frame
 from microexp.spotting.api import spans_to_intervals
 from microexp.spotting.offd import OFFDConfig, WindowTracker, finalize, run_offd, with_overrides
 from microexp.spotting.offd_lag import LagReference, covering, open_spans, split_at_pauses
-
-from conftest import shared_path
+from microexp.synth.motion import brow_frames
 
 FPS = 15.0  # working rate 15 Hz: a 100-frame window (6.67 s); keeps the test short
-
-
-@pytest.fixture(scope="module")
-def face():
-    import av
-
-    with av.open(str(shared_path("video", "single_face.mp4"))) as c:
-        img = next(c.decode(video=0)).to_ndarray(format="bgr24")
-    det = LandmarkDetector()
-    lm = det.find(cv2.cvtColor(img, cv2.COLOR_BGR2GRAY))[1]
-    return img, lm, det
-
-
-def brows(img, lm, heights):
-    """One frame per height: both brows raised by that many source px (Gaussian weight around the brow points)."""
-    h, w = img.shape[:2]
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    sigma = 0.7 * half_inner_canthal(lm)
-    g = np.zeros((h, w), np.float32)
-    for i in (*BROW_R, *BROW_L):
-        g = np.maximum(g, np.exp(-((xx - lm[i, 0]) ** 2 + (yy - lm[i, 1]) ** 2) / (2 * sigma ** 2)))
-    return [cv2.remap(img, xx, (yy + a * g).astype(np.float32), cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-            for a in heights]
 
 
 def ramp(t, t0, t1):
@@ -60,7 +34,7 @@ HELD = AMP * (ramp(T, 0.2, 0.7) - ramp(T, 8.5, 9.0))
 
 def run(face, **overrides):
     img, lm, det = face
-    frames = [Frame(i, i / FPS, im) for i, im in enumerate(brows(img, lm, HELD))]
+    frames = [Frame(i, i / FPS, im) for i, im in enumerate(brow_frames(img, lm, HELD))]
     return run_offd(iter(frames), FPS, with_overrides(OFFDConfig(), **overrides), det)
 
 
@@ -94,7 +68,7 @@ def test_lagged_reference_sees_changes_not_states(face):
     """A brow step held from frame 3: against the window's first frame it stays; against t − k it is gone
     once the step is more than k frames old."""
     img, lm, det = face
-    frames = [cv2.cvtColor(im, cv2.COLOR_BGR2GRAY) for im in brows(img, lm, [0, 0, 0] + [AMP] * 9)]
+    frames = [cv2.cvtColor(im, cv2.COLOR_BGR2GRAY) for im in brow_frames(img, lm, [0, 0, 0] + [AMP] * 9)]
     first, lagged = WindowTracker(OFFDConfig(), det, threads=1), WindowTracker(OFFDConfig(), det, threads=1)
     t1, t2 = first.start(frames[0]), lagged.start(frames[0])
     lag = LagReference(3)
@@ -119,7 +93,7 @@ def test_reference_lag_option_measures_every_window_against_t_minus_k(face):
     """The spec's ``reference: lag`` for every window: a raise held to the end is found by its rise only."""
     img, lm, det = face
     heights = AMP * ramp(T[:45], 0.5, 1.0)  # 3 s, one window
-    frames = [Frame(i, i / FPS, im) for i, im in enumerate(brows(img, lm, heights))]
+    frames = [Frame(i, i / FPS, im) for i, im in enumerate(brow_frames(img, lm, heights))]
     res = run_offd(iter(frames), FPS, with_overrides(OFFDConfig(), reference="lag"), det)
     assert res.lagged == [0]
     ivs = spans_to_intervals(res, FPS)

@@ -112,10 +112,9 @@ def read_pair(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     return imgs[0], imgs[1]
 
 
-def brow_raise(img: np.ndarray, lm: np.ndarray, fps: float, seconds: float, on: float, off: float,
-               amp: float) -> list[np.ndarray]:
-    """A clip of one still face whose brows rise by ``amp`` source px with a raised-cosine profile from ``on`` to
-    ``off`` seconds: a known expression on real pixels, for invariance tests and the OF-FD typing table."""
+def brow_frames(img: np.ndarray, lm: np.ndarray, heights) -> list[np.ndarray]:
+    """One frame of a still face per height: both brows raised by that many source px (a Gaussian weight around
+    the brow landmarks, so only the brows move)."""
     from microexp.face.landmarks import BROW_L, BROW_R, half_inner_canthal
 
     h, w = img.shape[:2]
@@ -124,10 +123,14 @@ def brow_raise(img: np.ndarray, lm: np.ndarray, fps: float, seconds: float, on: 
     g = np.zeros((h, w), np.float32)
     for i in (*BROW_R, *BROW_L):
         g = np.maximum(g, np.exp(-((xx - lm[i, 0]) ** 2 + (yy - lm[i, 1]) ** 2) / (2 * sigma ** 2)))
-    out = []
-    for k in range(int(round(seconds * fps))):
-        t = k / fps
-        a = amp * 0.5 * (1 - np.cos(2 * np.pi * (t - on) / (off - on))) if on < t < off else 0.0
-        out.append(cv2.remap(img, xx, (yy + a * g).astype(np.float32), cv2.INTER_LINEAR,
-                             borderMode=cv2.BORDER_REPLICATE))
-    return out
+    return [cv2.remap(img, xx, (yy + a * g).astype(np.float32), cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            for a in heights]
+
+
+def brow_raise(img: np.ndarray, lm: np.ndarray, fps: float, seconds: float, on: float, off: float,
+               amp: float) -> list[np.ndarray]:
+    """A clip of one still face whose brows rise by ``amp`` source px with a raised-cosine profile from ``on`` to
+    ``off`` seconds: a known expression on real pixels, for invariance tests and the OF-FD typing table."""
+    t = np.arange(int(round(seconds * fps))) / fps
+    heights = [amp * 0.5 * (1 - np.cos(2 * np.pi * (x - on) / (off - on))) if on < x < off else 0.0 for x in t]
+    return brow_frames(img, lm, heights)
