@@ -13,7 +13,6 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 import zipfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -23,7 +22,7 @@ import numpy as np
 
 from microexp.errors import InputError, NoFaceError
 from microexp.face.track import FaceTrack, FaceTrackBuilder, TrackConfig, track_crops
-from microexp.io.atomic import _UMASK
+from microexp.io.atomic import _UMASK, temp_dir_beside
 from microexp.io.video import VideoSource
 
 CACHE_VERSION = 3  # 2: the face track (boxes, landmarks of checked frames) stored beside the crops;
@@ -105,9 +104,7 @@ def get_or_build_crops(video_path: str | Path, fps: float | None = None, size: i
 
 def _build(video_path, fps, cfg: TrackConfig, entry: Path, progress) -> None:
     src = VideoSource(video_path, fps=fps)
-    entry.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{entry.name}.", dir=entry.parent))
-    try:
+    with temp_dir_beside(entry) as tmp:
         face, index, time, transforms = [], [], [], []
         builder = FaceTrackBuilder()
         with open(tmp / "crops.u8", "wb") as fh:
@@ -130,7 +127,7 @@ def _build(video_path, fps, cfg: TrackConfig, entry: Path, progress) -> None:
                 "track": asdict(cfg), "version": CACHE_VERSION}
         (tmp / "info.json").write_text(json.dumps(info, indent=1))
         (tmp / MARKER).write_text("ok\n")
-        os.chmod(tmp, 0o777 & ~_UMASK)  # mkdtemp makes 0700; a shared cache must be readable by its users
+        os.chmod(tmp, 0o777 & ~_UMASK)  # made 0700; a shared cache must be readable by its users
         if entry.exists() and not (entry / MARKER).is_file():
             shutil.rmtree(entry, ignore_errors=True)  # a broken entry from an older, non-atomic writer
         try:
@@ -138,9 +135,6 @@ def _build(video_path, fps, cfg: TrackConfig, entry: Path, progress) -> None:
         except OSError:
             if not (entry / MARKER).is_file():  # someone else won the race with a valid entry otherwise
                 raise
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _load(entry: Path, key: str, video: str, from_cache: bool = True) -> CropSequence:

@@ -4,28 +4,52 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+import secrets
+import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 
+def _fresh(folder: Path, prefix: str, suffix: str = "") -> Path:
+    """A hidden name in ``folder`` nobody uses (48 random bits), so whatever exists under it is ours to remove."""
+    return folder / f"{prefix}{secrets.token_hex(6)}{suffix}"
+
+
 @contextmanager
 def atomic_path(target: str | Path, suffix: str | None = None) -> Iterator[Path]:
-    """Yield a temp path next to ``target``; on success rename it over ``target``, on failure delete it."""
+    """Yield a temp path next to ``target``; on success rename it over ``target``, on failure delete it.
+
+    The temp file is created inside the ``try`` by one system call, so a signal (Ctrl-C, SIGTERM raised as an
+    exception) landing just as it is made cannot leave it behind, as it could between ``mkstemp`` returning
+    and the ``try``.
+    """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix or target.suffix or ".tmp",
-                               dir=target.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
-    os.chmod(tmp_path, 0o666 & ~_UMASK)  # mkstemp makes 0600; a result file gets the usual permissions
+    tmp_path = _fresh(target.parent, f".{target.name}.", suffix or target.suffix or ".tmp")
     try:
+        os.close(os.open(tmp_path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666))  # umask applies, as usual
         yield tmp_path
         os.replace(tmp_path, target)
     except BaseException:
         tmp_path.unlink(missing_ok=True)
         raise
+
+
+@contextmanager
+def temp_dir_beside(target: str | Path) -> Iterator[Path]:
+    """Yield a new hidden folder next to ``target`` (to fill, then rename to ``target``); whatever is left of it
+    when the block ends (an error, an interrupt, a lost rename race) is removed. Made inside the ``try``, for
+    the same reason as in ``atomic_path``."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _fresh(target.parent, f".{target.name}.")
+    try:
+        os.mkdir(tmp, 0o700)
+        yield tmp
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _read_umask() -> int:
