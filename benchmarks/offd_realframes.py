@@ -1,6 +1,6 @@
 """OF-FD on real frames: the numbers in docs/spotting.md (invariances, durations/typing, the real clips).
 
-    python benchmarks/offd_realframes.py [--part invariance|typing|clips|all]
+    python benchmarks/offd_realframes.py [--part invariance|typing|clips|all] [--preset default|me|...]
 
 Clips are built in memory from the first frame of ../shared/video/single_face.mp4 (as in
 tests/test_metamorphic_offd.py); ``clips`` runs the default preset on every clip in ../shared/video.
@@ -71,21 +71,26 @@ def invariance(img, lm, det) -> None:
                   f"{np.nanmax(r.displacement):.2f} | {np.nanpercentile(r.displacement, 95):.2f} |", flush=True)
 
 
-def typing(img, lm, det) -> None:
+def typing(img, lm, det, preset: str = "default") -> None:
+    """Detected length (frames, and seconds in brackets) and type of planted brow raises of known duration."""
     from microexp.face.landmarks import half_inner_canthal
     from microexp.spotting.offd import run_offd
+    from microexp.spotting.offd_config import get_preset
     from microexp.spotting.offd_stream import span_interval
 
+    cfg = get_preset(preset)
     c = 32.0 / half_inner_canthal(lm)  # canonical px per source px
     amps = (1.5, 3.0, 6.0)
+    print(f"preset {cfg.name}, ME/MaE split {cfg.me_mae_split_s} s")
     print("| true duration | " + " | ".join(f"{a * c:.1f} px" for a in amps) + " |")
     print("|---" * (len(amps) + 1) + "|")
-    for dur in (0.2, 0.3, 0.4, 0.5, 0.7):
+    for dur in (0.2, 0.3, 0.4, 0.5, 0.7, 1.0):
         cells = []
         for amp in amps:
-            r = run_offd(iter(frames_of(brow_raise(img, lm, 30.0, 3.0, 1.2, 1.2 + dur, amp), 30.0)), 30.0, None, det)
+            r = run_offd(iter(frames_of(brow_raise(img, lm, 30.0, 3.0, 1.2, 1.2 + dur, amp), 30.0)), 30.0, cfg, det)
             ivs = [span_interval(s, r.proc_index, r.proc_time, r.score, r.config.me_mae_split_s) for s in r.spans]
-            cells.append(", ".join(f"{i.offset - i.onset} {i.kind}" for i in ivs) or "—")
+            cells.append(", ".join(f"{i.offset - i.onset} ({r.proc_time[s[1]] - r.proc_time[s[0]]:.2f} s) {i.kind}"
+                                   for s, i in zip(r.spans, ivs)) or "—")
         print(f"| {dur:.1f} s | " + " | ".join(cells) + " |", flush=True)
 
 
@@ -102,6 +107,7 @@ def clips() -> None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--part", default="all", choices=["invariance", "typing", "clips", "all"])
+    ap.add_argument("--preset", default="default", help="OF-FD preset of the typing table (default, me, ...).")
     args = ap.parse_args()
     from microexp.face.landmarks import LandmarkDetector
 
@@ -111,7 +117,7 @@ def main() -> None:
     if args.part in ("invariance", "all"):
         invariance(img, lm, det)
     if args.part in ("typing", "all"):
-        typing(img, lm, det)
+        typing(img, lm, det, args.preset)
     if args.part in ("clips", "all"):
         clips()
 
