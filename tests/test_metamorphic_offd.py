@@ -140,3 +140,18 @@ def test_me_noisefloor_preset_finds_a_short_weak_micro_expression(face):
     assert len(ivs) == 1 and ivs[0].kind == "me", ivs
     iou = iou_matrix([ivs[0].onset], [ivs[0].offset], [round(on * fps)], [round(off * fps)])
     assert iou[0, 0] >= 0.5, (ivs, iou)
+
+
+@pytest.mark.parametrize("duration,kind", [(0.5, "me"), (0.7, "mae")])
+def test_me_noisefloor_preset_types_by_duration(face, duration, kind):
+    """MEGC's limit on real pixels: a 0.5-s brow raise is a micro-expression, a 0.7-s one is not (the preset's
+    split is the measured detected length of a 0.5-s raise; the first split, 0.30 s, typed this one MaE)."""
+    from microexp.spotting.offd_stream import span_interval
+    from microexp.synth.motion import iod
+
+    img, lm, det = face
+    fps = 30.0
+    frames = brow_raise(img, lm, fps, 3.0, 1.2, 1.2 + duration, 0.045 * iod(lm))
+    res = run_offd(iter(clip(frames, fps)), fps, get_preset("offd_me_noisefloor"), det)
+    ivs = [span_interval(s, res.proc_index, res.proc_time, res.score, res.config.me_mae_split_s) for s in res.spans]
+    assert [i.kind for i in ivs] == [kind], ivs
