@@ -73,6 +73,10 @@ def o_weights_with_offd(t):
     return ["spot", _clip(t), "--weights", _weights(t), "-o", t / "out"], None
 
 
+def o_cache_dir_with_offd(t):
+    return ["analyze", _clip(t), "--cache-dir", t / "cache", "-o", t / "out"], None
+
+
 def o_learned_without_weights(t):
     return ["spot", _clip(t), "--spotter", "refcnn3d", "-o", t / "out"], None
 
@@ -164,6 +168,9 @@ OPTION_CASES = [
     Case("weights-with-offd", "`spot clip.mp4 --weights model.pt` without a learned `--spotter`",
          "`--weights applies to learned spotters only (--spotter refcnn3d | mesnet); offd needs no weights`",
          o_weights_with_offd, r"--weights applies to learned spotters only"),
+    Case("cache-dir-with-offd", "`analyze clip.mp4 --cache-dir C` with the training-free spotter",
+         "`--cache-dir applies to learned spotters only; offd reads the video once and keeps no crop cache`",
+         o_cache_dir_with_offd, r"--cache-dir applies to learned spotters only"),
     Case("learned-spotter-without-weights", "`spot clip.mp4 --spotter refcnn3d` without `--weights`",
          "`--spotter refcnn3d needs --weights (a model.pt from `microexp train spotter --final`)`",
          o_learned_without_weights, r"--spotter refcnn3d needs --weights"),

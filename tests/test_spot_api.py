@@ -130,9 +130,14 @@ def test_analyze_with_a_learned_spotter(spotter, clip, weights, synth_suite, tmp
     monkeypatch.setenv("MICROEXP_CACHE", str(cache))
     video = synth_suite / "v000.mp4" if clip == "synthetic" else shared_path("video", "single_face.mp4")
     out = tmp_path / "out"
+    # the real clip's crops go to a cache named on the command line (--cache-dir), not the environment's
+    own = ["--cache-dir", str(tmp_path / "own_cache")] if clip == "real" else []
     r = CliRunner().invoke(app, ["analyze", str(video), "--spotter", spotter, "--weights", str(paths[spotter]),
-                                 "-o", str(out)])
+                                 "-o", str(out), *own])
     assert r.exit_code == 0, r.output
+    if own:
+        entries = list((tmp_path / "own_cache" / "crops").iterdir())
+        assert len(entries) == 1 and (entries[0] / "COMPLETE").is_file(), entries
     result = json.loads((out / "result.json").read_text())
     assert result["settings"]["spotter"] == spotter and result["settings"]["weights"] == str(paths[spotter])
     assert result["settings"]["fps"] == pytest.approx(30.0)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from microexp.cli.common import (
+    CACHE_DIR_HELP,
     check_fps,
     check_input,
     check_output,
@@ -63,6 +64,7 @@ def analyze(
         "--preset", help="OF-FD preset (default, casme_sq, samm_lv, ...).")] = "default",
     gt: Annotated[Path | None, typer.Option("--gt", help=GT_HELP)] = None,
     gt_base: Annotated[int, typer.Option("--gt-base", help=GT_BASE_HELP)] = 0,
+    cache_dir: Annotated[Path | None, typer.Option("--cache-dir", help=CACHE_DIR_HELP)] = None,
 ):
     """Find expressions, classify their emotion, write intervals.csv, result.json, scores.npz, report.html.
 
@@ -78,12 +80,14 @@ def analyze(
         fail(f"{video}: --fps applies to frame folders only; this folder holds video files, which carry their "
              "own frame rate")
     check_fps(fps, video)
-    check_spotter(spotter, weights, preset=preset)
+    check_spotter(spotter, weights, preset=preset, cache_dir=cache_dir)
     if recognizer != "default" and not Path(recognizer).is_file():
         from microexp.cli.common import fail
 
         fail(f"{recognizer}: no such recogniser checkpoint (use 'default' or a .pt path)")
     check_output(out, [video, *videos] + ([gt] if gt else []), outputs=ANALYZE_OUTPUTS)
+    if cache_dir is not None:
+        check_output(cache_dir, [video, *videos], inside_ok=True)
     names = output_names(videos) if batch else {video: video.stem}
     videos = videos or [video]
     truth_rows = _truth_rows(gt, gt_base, videos, batch) if gt is not None else {}
@@ -98,7 +102,7 @@ def analyze(
             with progress_bar(f"analyzing {v.name}") as update:
                 try:
                     result = run(v, fps=fps, spotter=spotter, recognizer=recognizer, preset=preset,
-                                 weights=weights, progress=update)
+                                 weights=weights, progress=update, cache_dir=cache_dir)
                 except Exception as err:  # noqa: BLE001 - in a batch, one bad video must not stop the others
                     from microexp.errors import MicroexpError
 

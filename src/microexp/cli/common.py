@@ -180,7 +180,12 @@ def spotter_names() -> tuple[str, ...]:
     return tuple(names())
 
 
-def check_spotter(spotter: str, weights: Path | None, preset: str = "default", flow: str = "farneback") -> None:
+CACHE_DIR_HELP = ("Crop cache of a learned spotter (default $MICROEXP_CACHE or ~/.cache/microexp; on a cluster a "
+                  "path every node shares); offd keeps none.")
+
+
+def check_spotter(spotter: str, weights: Path | None, preset: str = "default", flow: str = "farneback",
+                  cache_dir: Path | None = None) -> None:
     """``--spotter NAME [--weights PATH]`` as in every command, and the OF-FD-only options only with offd."""
     names = spotter_names()
     if spotter not in names:
@@ -191,6 +196,8 @@ def check_spotter(spotter: str, weights: Path | None, preset: str = "default", f
         if weights is not None:
             fail("--weights applies to learned spotters only (--spotter "
                  f"{' | '.join(n for n in names if n != 'offd')}); offd needs no weights")
+        if cache_dir is not None:
+            fail("--cache-dir applies to learned spotters only; offd reads the video once and keeps no crop cache")
         return
     if weights is None:
         fail(f"--spotter {spotter} needs --weights (a model.pt from `microexp train spotter --final`)")

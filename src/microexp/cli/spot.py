@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from microexp.cli.common import (
+    CACHE_DIR_HELP,
     check_fps,
     check_input,
     check_output,
@@ -45,6 +46,7 @@ def spot(
     gt: Annotated[Path | None, typer.Option(
         "--gt", help=GT_HELP)] = None,
     gt_base: Annotated[int, typer.Option("--gt-base", help=GT_BASE_HELP)] = 0,
+    cache_dir: Annotated[Path | None, typer.Option("--cache-dir", help=CACHE_DIR_HELP)] = None,
 ):
     """Spot micro- and macro-expressions; writes intervals.csv, scores.npz and spot.png.
 
@@ -64,11 +66,15 @@ def spot(
             fail(f"{video}: folder holds video files, not frames; spot one video at a time, or run "
                  "`microexp analyze FOLDER` for every video in it")
     check_fps(fps, video)
-    check_spotter(spotter, weights, preset=preset, flow=flow)
+    check_spotter(spotter, weights, preset=preset, flow=flow, cache_dir=cache_dir)
     check_output(out, [video] + ([gt] if gt else []), outputs=SPOT_OUTPUTS)
+    if cache_dir is not None:
+        check_output(cache_dir, [video], inside_ok=True)
     truth_rows = load_truth(gt, gt_base, video) if gt is not None else None
     fps = fps or _preset_fps(preset, video)
     options = {"flow_method": flow} if flow != "farneback" else {}
+    if cache_dir is not None:
+        options["cache_dir"] = cache_dir
     preload(*spot_preloads(spotter))
     with progress_bar(f"spotting {video.name} ({spotter})") as update:
         result = spot_video(video, spotter=spotter, weights=weights, fps=fps, preset=preset, progress=update,
