@@ -27,6 +27,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from microexp.synth.motion import head_changes
+
 SHARED = Path(os.environ.get("MICROEXP_SHARED", Path(__file__).resolve().parents[2] / "shared"))
 REAL = SHARED / "realdata"
 FACES = {
@@ -49,21 +51,7 @@ def load(path: Path) -> np.ndarray | None:
     return cv2.imread(str(path))
 
 
-def rigid(img, centre, dx=0.0, dy=0.0, roll=0.0, zoom=1.0):
-    M = cv2.getRotationMatrix2D((float(centre[0]), float(centre[1])), roll, zoom)
-    M[:, 2] += (dx, dy)
-    return cv2.warpAffine(img, M, (img.shape[1], img.shape[0]), flags=cv2.INTER_LINEAR,
-                          borderMode=cv2.BORDER_REPLICATE)
-
-
-CHANGES = {  # tests/test_metamorphic_offd.py's changes, over 3 s
-    "still": lambda img, lm, k: img,
-    "drift": lambda img, lm, k: rigid(img, lm[30], dx=4 * k / N, dy=-2 * k / N),
-    "roll": lambda img, lm, k: rigid(img, lm[30], roll=3 * k / N),
-    "zoom": lambda img, lm, k: rigid(img, lm[30], zoom=1 + 0.03 * k / N),
-    "shake": lambda img, lm, k: rigid(img, lm[30], dx=2 * np.sin(k / 3), dy=1.5 * np.cos(k / 4), roll=np.sin(k / 5)),
-    "brighten": lambda img, lm, k: cv2.convertScaleAbs(img, alpha=1 + 0.15 * k / N),
-}
+CHANGES = {"still": lambda img, lm, k: img, **head_changes(N)}  # the metamorphic tests' changes, over 3 s
 
 
 def rois_inside(img: np.ndarray, lm: np.ndarray, cfg) -> bool:

@@ -17,7 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from microexp.synth.motion import brow_raise
+from microexp.synth.motion import brow_raise, rigid
 
 SHARED = Path(os.environ.get("MICROEXP_SHARED", Path(__file__).resolve().parents[2] / "shared"))
 
@@ -27,13 +27,6 @@ def first_frame(path: Path) -> np.ndarray:
 
     with av.open(str(path)) as c:
         return next(c.decode(video=0)).to_ndarray(format="bgr24")
-
-
-def rigid(img, centre, dx=0.0, dy=0.0, roll=0.0, zoom=1.0):
-    M = cv2.getRotationMatrix2D((float(centre[0]), float(centre[1])), roll, zoom)
-    M[:, 2] += (dx, dy)
-    return cv2.warpAffine(img, M, (img.shape[1], img.shape[0]), flags=cv2.INTER_LINEAR,
-                          borderMode=cv2.BORDER_REPLICATE)
 
 
 def frames_of(images, fps):

@@ -12,16 +12,9 @@ import pytest
 
 from microexp.io.video import Frame, VideoSource, write_video
 from microexp.spotting.offd import OFFDConfig, get_preset, run_offd
-from microexp.synth.motion import brow_raise
+from microexp.synth.motion import brow_raise, head_changes, rigid
 
 NEAR_ZERO = 0.5  # canonical px (T1 = 1.6, T2 = 2.0 in the default preset)
-
-
-def rigid(img, centre, dx=0.0, dy=0.0, roll=0.0, zoom=1.0):
-    M = cv2.getRotationMatrix2D((float(centre[0]), float(centre[1])), roll, zoom)
-    M[:, 2] += (dx, dy)
-    return cv2.warpAffine(img, M, (img.shape[1], img.shape[0]), flags=cv2.INTER_LINEAR,
-                          borderMode=cv2.BORDER_REPLICATE)
 
 
 def clip(images, fps):
@@ -29,13 +22,7 @@ def clip(images, fps):
 
 
 N = 60  # 2 s at 30 fps
-CHANGES = {
-    "drift": lambda img, lm, k: rigid(img, lm[30], dx=4 * k / N, dy=-2 * k / N),
-    "roll": lambda img, lm, k: rigid(img, lm[30], roll=3 * k / N),
-    "zoom": lambda img, lm, k: rigid(img, lm[30], zoom=1 + 0.03 * k / N),
-    "shake": lambda img, lm, k: rigid(img, lm[30], dx=2 * np.sin(k / 3), dy=1.5 * np.cos(k / 4), roll=np.sin(k / 5)),
-    "brighten": lambda img, lm, k: cv2.convertScaleAbs(img, alpha=1 + 0.15 * k / N),
-}
+CHANGES = head_changes(N)
 
 
 @pytest.mark.parametrize("change", sorted(CHANGES))

@@ -112,6 +112,30 @@ def read_pair(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     return imgs[0], imgs[1]
 
 
+def rigid(img: np.ndarray, centre, dx: float = 0.0, dy: float = 0.0, roll: float = 0.0,
+          zoom: float = 1.0) -> np.ndarray:
+    """The image moved as a rigid head would: rotated by ``roll`` degrees and scaled by ``zoom`` about
+    ``centre``, then shifted by (dx, dy) px; borders replicated."""
+    M = cv2.getRotationMatrix2D((float(centre[0]), float(centre[1])), roll, zoom)
+    M[:, 2] += (dx, dy)
+    return cv2.warpAffine(img, M, (img.shape[1], img.shape[0]), flags=cv2.INTER_LINEAR,
+                          borderMode=cv2.BORDER_REPLICATE)
+
+
+def head_changes(n: int) -> dict:
+    """What must not change a spotter's answer, over ``n`` frames of a still face: ``name -> f(img, lm, k)``
+    giving frame k (drift 4 px right and 2 px up, roll 3°, zoom 3 %, a shaking head, 15 % brighter), the
+    changes of the metamorphic tests and of ``benchmarks/offd_noise_floor.py``."""
+    return {
+        "drift": lambda img, lm, k: rigid(img, lm[30], dx=4 * k / n, dy=-2 * k / n),
+        "roll": lambda img, lm, k: rigid(img, lm[30], roll=3 * k / n),
+        "zoom": lambda img, lm, k: rigid(img, lm[30], zoom=1 + 0.03 * k / n),
+        "shake": lambda img, lm, k: rigid(img, lm[30], dx=2 * np.sin(k / 3), dy=1.5 * np.cos(k / 4),
+                                          roll=np.sin(k / 5)),
+        "brighten": lambda img, lm, k: cv2.convertScaleAbs(img, alpha=1 + 0.15 * k / n),
+    }
+
+
 def brow_frames(img: np.ndarray, lm: np.ndarray, heights) -> list[np.ndarray]:
     """One frame of a still face per height: both brows raised by that many source px (a Gaussian weight around
     the brow landmarks, so only the brows move)."""
