@@ -243,6 +243,13 @@ def w_out_inside_video_folder(t):
     return ["analyze", d, "-o", d], d
 
 
+def w_cache_dir_is_file(t):
+    f = t / "notes.txt"
+    f.write_text("x")
+    return ["analyze", _clip(t), "--spotter", "refcnn3d", "--weights", _weights(t), "--cache-dir", f,
+            "-o", t / "out"], f
+
+
 def w_eval_out_is_pred(t):
     gt, pred = _sheets(t)
     return ["evaluate", "spotting", "--gt", gt, "--pred", pred, "--out", pred], pred
@@ -282,6 +289,9 @@ OUTPUT_CASES = [
     Case("out-is-the-video-folder", "`analyze DIR -o DIR` for a folder of videos",
          "`DIR: the output folder is the input itself; ...`", w_out_inside_video_folder,
          r"the output folder is the input itself"),
+    Case("cache-dir-is-a-file", "`analyze clip.mp4 --spotter refcnn3d --weights W --cache-dir notes.txt`",
+         "`notes.txt: --cache-dir folder exists and is a file; choose another --cache-dir`", w_cache_dir_is_file,
+         r"--cache-dir folder exists and is a file; choose another --cache-dir"),
     Case("eval-out-overwrites-pred", "`evaluate spotting --gt gt.csv --pred pred.csv --out pred.csv`",
          "`pred.csv: the output file is the input itself; ...` (the predictions are not overwritten)",
          w_eval_out_is_pred, r"the output file is the input itself"),

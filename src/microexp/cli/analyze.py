@@ -87,7 +87,7 @@ def analyze(
         fail(f"{recognizer}: no such recogniser checkpoint (use 'default' or a .pt path)")
     check_output(out, [video, *videos] + ([gt] if gt else []), outputs=ANALYZE_OUTPUTS)
     if cache_dir is not None:
-        check_output(cache_dir, [video, *videos], inside_ok=True)
+        check_output(cache_dir, [video, *videos], inside_ok=True, option="--cache-dir")
     names = output_names(videos) if batch else {video: video.stem}
     videos = videos or [video]
     truth_rows = _truth_rows(gt, gt_base, videos, batch) if gt is not None else {}

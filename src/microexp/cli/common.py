@@ -127,21 +127,21 @@ def _nearest_existing(path: Path) -> Path:
 
 
 def check_output(out: Path, inputs: list[Path] = (), is_dir: bool = True, outputs: list[str] = (),
-                 inside_ok: bool = False) -> None:
+                 inside_ok: bool = False, option: str = "-o/--out") -> None:
     """Refuse an output location that cannot work, before any computation (one line, exit 2).
 
     Refused: an existing file where a folder is wanted (or a folder where a file is wanted), a location under
     a file or not writable, the input itself or a place inside an input folder (results would mix with the
     frames and break the next run; ``inside_ok`` for a cache, which readers of the input skip), and a result
-    file name that is an input.
+    file name that is an input. ``option``: the option the message tells the user to change.
     """
     out = Path(out)
-    kind = "output folder" if is_dir else "output file"
+    kind = ("output folder" if is_dir else "output file") if option == "-o/--out" else f"{option} folder"
     target = out.resolve()
     for inp in inputs:
         src = Path(inp).resolve()
         if target == src:
-            fail(f"{out}: the {kind} is the input itself; choose another -o/--out")
+            fail(f"{out}: the {kind} is the input itself; choose another {option}")
         if src.is_dir() and src in target.parents and not inside_ok:
             fail(f"{out}: the {kind} is inside the input folder {inp}; results would mix with the input. "
                  "Choose a folder outside it")
@@ -149,7 +149,7 @@ def check_output(out: Path, inputs: list[Path] = (), is_dir: bool = True, output
         if src in written:
             fail(f"{out}: writing the results would overwrite the input {inp}")
     if out.exists() and is_dir and not out.is_dir():
-        fail(f"{out}: {kind} exists and is a file; choose another -o/--out")
+        fail(f"{out}: {kind} exists and is a file; choose another {option}")
     if out.exists() and not is_dir and out.is_dir():
         fail(f"{out}: {kind} exists and is a folder; name a file")
     anchor = _nearest_existing(out.absolute())

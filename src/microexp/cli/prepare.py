@@ -56,7 +56,7 @@ def prepare(
     check_number("--fps", fps, MIN_FPS, MAX_FPS)
     check_number("--size", size, 16, 1024)
     check_number("--workers", workers, 1, 4096)
-    check_output(cache_dir, [root], inside_ok=True)
+    check_output(cache_dir, [root], inside_ok=True, option="--cache-dir")
     if report is not None:
         check_output(report, [root], is_dir=False)
     cache = cache_dir

@@ -69,7 +69,7 @@ def spot(
     check_spotter(spotter, weights, preset=preset, flow=flow, cache_dir=cache_dir)
     check_output(out, [video] + ([gt] if gt else []), outputs=SPOT_OUTPUTS)
     if cache_dir is not None:
-        check_output(cache_dir, [video], inside_ok=True)
+        check_output(cache_dir, [video], inside_ok=True, option="--cache-dir")
     truth_rows = load_truth(gt, gt_base, video) if gt is not None else None
     fps = fps or _preset_fps(preset, video)
     options = {"flow_method": flow} if flow != "farneback" else {}
