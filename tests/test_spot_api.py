@@ -181,13 +181,13 @@ def test_learned_analyze_reads_cached_crops_and_decodes_once(weights, synth_suit
 
 # ---- metamorphic: what must not change a learned spotter's answer (issue 14 §2), on a real face ---------------
 
-STILL_N = 75  # 2.5 s at 30 fps: longer than refcnn3d's reference offsets and MESNet's 64-frame window
+STILL_N = 75  # 2.5 s at 30 fps, well beyond refcnn3d's reference offsets
 
 
 @pytest.fixture(scope="module")
 def default_peak_weights(weights, tmp_path_factory):
     """The refcnn3d checkpoint with its default peak tests (floor 0.5, contrast 5: the `weights` fixture turns
-    them off so that a one-epoch model's intervals reach the recogniser) and the MESNet one as trained."""
+    them off so that a one-epoch model's intervals reach the recogniser)."""
     from microexp.spotting.train import SpotTrainConfig
 
     paths, _ = weights
@@ -196,17 +196,17 @@ def default_peak_weights(weights, tmp_path_factory):
     for entry in ckpt["models"].values():
         entry["floor"], entry["min_contrast"] = defaults.floor, defaults.min_contrast
     out = tmp_path_factory.mktemp("default_peaks")
-    return {"refcnn3d": registry.save_checkpoint(out / "refcnn3d.pt", ckpt), "mesnet": paths["mesnet"]}
+    return registry.save_checkpoint(out / "refcnn3d.pt", ckpt)
 
 
-def _still_clip(spotter, change, face, weights, folder) -> SpotResult:
+def _still_clip(change, face, weights, folder) -> SpotResult:
     from microexp.io.video import write_video
     from microexp.synth.motion import head_changes
 
     img, lm, _ = face
     move = {"still": lambda im, lmk, k: im, **head_changes(STILL_N)}[change]
     video = write_video(folder / f"{change}.mp4", [move(img, lm, k) for k in range(STILL_N)], 30.0)
-    res = spot_video(video, spotter=spotter, weights=weights[spotter], cache_dir=folder / "cache")
+    res = spot_video(video, spotter="refcnn3d", weights=weights, cache_dir=folder / "cache")
     assert res.face_frames == STILL_N
     return res
 
@@ -218,10 +218,10 @@ def refcnn3d_still_and_brow(face, default_peak_weights, tmp_path_factory):
     from microexp.synth.motion import brow_raise, iod
 
     d = tmp_path_factory.mktemp("refcnn3d_still")
-    still = _still_clip("refcnn3d", "still", face, default_peak_weights, d)
+    still = _still_clip("still", face, default_peak_weights, d)
     img, lm, _ = face
     video = write_video(d / "brow.mp4", brow_raise(img, lm, 30.0, STILL_N / 30, 1.0, 1.5, 0.06 * iod(lm)), 30.0)
-    brow = spot_video(video, spotter="refcnn3d", weights=default_peak_weights["refcnn3d"], cache_dir=d / "cache")
+    brow = spot_video(video, spotter="refcnn3d", weights=default_peak_weights, cache_dir=d / "cache")
     return still, float(np.abs(brow.trace.values - still.trace.values).max())
 
 
@@ -234,7 +234,7 @@ def test_refcnn3d_sees_a_moved_or_relit_still_face_as_still(change, face, defaul
     so the test is relative: the change moves the output less than half as much as the brow raise, and with
     the default peak tests no interval is found."""
     still, brow = refcnn3d_still_and_brow
-    moved = _still_clip("refcnn3d", change, face, default_peak_weights, tmp_path)
+    moved = _still_clip(change, face, default_peak_weights, tmp_path)
     assert still.intervals == [] and moved.intervals == []
     assert brow > 0
     assert float(np.abs(moved.trace.values - still.trace.values).max()) < 0.5 * brow
