@@ -19,16 +19,12 @@ import pandas as pd
 PRESETS = ("offd_casme2_he", "offd_sammlv_he", "offd_samm_megc2022")
 
 
-def iou(a: tuple[int, int], b: tuple[int, int]) -> float:
-    inter = min(a[1], b[1]) - max(a[0], b[0]) + 1
-    return max(inter, 0) / ((a[1] - a[0] + 1) + (b[1] - b[0] + 1) - max(inter, 0))
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--workdir", type=Path, required=True)
     ap.add_argument("--clip", default="bg_synth0")
     args = ap.parse_args()
+    from microexp.eval.spotting import iou_matrix
     from microexp.spotting.api import spot_video
     from microexp.spotting.offd_config import get_preset
 
@@ -44,8 +40,11 @@ def main() -> None:
             cells, lengths = [], []
             for over in ({}, {"min_len_s": 0.0}):
                 got = [(i.onset, i.offset) for i in spot_video(clip, preset=name, **over).intervals]
-                hits = [max(got, key=lambda g, t=t: iou(g, t)) for t in truth
-                        if got and max(iou(g, t) for g in got) >= 0.5]
+                hits = []
+                if got:  # per planted interval, the detection that overlaps it most, if IoU >= 0.5
+                    m = iou_matrix([g[0] for g in got], [g[1] for g in got], [t[0] for t in truth],
+                                   [t[1] for t in truth])
+                    hits = [got[int(m[:, j].argmax())] for j in range(len(truth)) if m[:, j].max() >= 0.5]
                 cells.append(f"{len(hits)}/{len(truth)}")
                 if over:
                     lengths = sorted({b - a for a, b in hits})
