@@ -472,6 +472,11 @@ def h_low_fps(t):
     return ["analyze", v, "-o", t / "out"], v
 
 
+def h_one_frame(t):
+    v = write_clip(t / "still.mp4", 1, lambda i: paste(canvas(seed=i), FACE, 20, 0, 0.75))
+    return ["spot", v, "-o", t / "out"], v
+
+
 def h_large_frames(t):
     v = write_clip(t / "big.mp4", 3, lambda i: cv2.resize(paste(canvas(seed=i), FACE, 20, 0, 0.75), (2560, 1440)))
     return None, v
@@ -506,6 +511,9 @@ CLI_HANDLED_CASES = [
     Case("one-fps-video", "a 1 fps clip (an all-zero score, no word)",
          "Analysed, with one line `warning: ...: frame rate 1 fps is below the 10 fps spotting needs ...` on "
          "stderr and the same text in `result.json` `warnings`.", h_low_fps),
+    Case("one-frame-video", "`spot` on a one-frame clip (said '1 frames, face in 1; 0 intervals', no word why)",
+         "Spotted, with one line `warning: ...: the video lasts 0.03 s (1 frame), under the 1 s an interval needs "
+         "...; expect no intervals`; the summary says `1 frame`.", h_one_frame),
     Case("large-frames", "a 2560 x 1440 clip (a 4K clip used ~2 GB)",
          "Decoded straight to the working size (longer side 1280 px, `VideoInfo.scale` = 0.5): memory does "
          "not grow with the resolution; see benchmarks/results/memory.md.", h_large_frames),
@@ -568,6 +576,10 @@ def test_cli_handled_cases(case, tmp_path):
         assert sum("below the 10 fps" in ln for ln in warned) == 1
         result = json.loads((tmp_path / "out" / "result.json").read_text())
         assert len(result["warnings"]) == len(warned) and any("1 fps" in w for w in result["warnings"])
+    elif case.id == "one-frame-video":
+        warned = [ln for ln in res.stderr.splitlines() if "lasts" in ln]
+        assert len(warned) == 1 and "still.mp4" in warned[0] and "(1 frame)" in warned[0], res.stderr
+        assert "1 frame, face in" in res.stdout and "0 intervals" in res.stdout, res.stdout
     elif case.id == "piped-long-path":
         assert any(ln.strip() == f"wrote {extra / 'intervals.csv'}" for ln in res.stdout.splitlines())
     elif case.id == "non-latin-video-name":
@@ -596,7 +608,7 @@ def test_same_names_are_stable_and_unique():
 
 
 def test_input_warnings_rate_and_face_size():
-    """The coarse-input rules: rate below 10 fps, face below 80 px in source pixels (scale undone)."""
+    """The coarse-input rules: rate below 10 fps, face below 80 px in source pixels (scale undone), under 1 s."""
     import numpy as np
 
     from microexp.io.video import VideoInfo, input_warnings, typical_face_width
@@ -608,6 +620,9 @@ def test_input_warnings_rate_and_face_size():
     assert len(small) == 1 and "about 50 px wide" in small[0]
     big_frames = VideoInfo("v.mp4", 30.0, 3840, 2160, 10, 1.0, scale=0.5)
     assert input_warnings(big_frames, 50.0) == []  # 100 px in the source: fine
+    assert input_warnings(ok, n_frames=30) == []  # 1 s at 30 fps
+    short = input_warnings(ok, n_frames=1)
+    assert len(short) == 1 and "lasts 0.03 s (1 frame)" in short[0] and "expect no intervals" in short[0]
 
     class Track:
         boxes = np.array([[10, 10, 70, 80], [12, 10, 72, 80], [np.nan] * 4])

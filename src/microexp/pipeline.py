@@ -101,7 +101,7 @@ def analyze(path: str | Path, fps: float | None = None, spotter: str = "offd", r
         "python": platform.python_version(),
     }
     return Result(str(path), spot, reader.expressions, reader.thumbnails, settings, models,
-                  input_warnings(spot.info, typical_face_width(spot)))
+                  input_warnings(spot.info, typical_face_width(spot), spot.n_frames))
 
 
 class IntervalReader:

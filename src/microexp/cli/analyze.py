@@ -14,6 +14,7 @@ from microexp.cli.common import (
     check_output,
     check_spotter,
     console,
+    count,
     err_console,
     handle_errors,
     importer,
@@ -124,8 +125,8 @@ def analyze(
             paths = write_analysis(result, target, names[v], truth=truth)
             tables.append(intervals_table(result, names[v]))
             n_me = sum(e.interval.kind == "me" for e in result.expressions)
-            console.print(f"{v.name}: {result.n_frames} frames, face in {result.face_frames}; "
-                          f"{len(result.expressions)} expressions ({n_me} micro); report: {paths['report']}")
+            console.print(f"{v.name}: {count(result.n_frames, 'frame')}, face in {result.face_frames}; "
+                          f"{count(len(result.expressions), 'expression')} ({n_me} micro); report: {paths['report']}")
             if truth is not None:
                 print_truth(truth)
             overall(k + 1)

@@ -83,6 +83,11 @@ def importer(name: str) -> Callable[[], object]:
     return lambda: importlib.import_module(name)
 
 
+def count(n: int, word: str) -> str:
+    """``1 frame``, ``2 frames``: counts in the summary lines read as a person writes them."""
+    return f"{n} {word}{'s' * (n != 1)}"
+
+
 def warn(message: str) -> None:
     """One line on stderr for a result that is computed but may mislead (coarse input, ignored option)."""
     err_console.print(f"[bold yellow]warning:[/] {message}", highlight=False, markup=True)

@@ -14,6 +14,7 @@ from microexp.cli.common import (
     check_output,
     check_spotter,
     console,
+    count,
     fail,
     handle_errors,
     importer,
@@ -79,13 +80,13 @@ def spot(
     with progress_bar(f"spotting {video.name} ({spotter})") as update:
         result = spot_video(video, spotter=spotter, weights=weights, fps=fps, preset=preset, progress=update,
                             **options)
-    for w in input_warnings(result.info, typical_face_width(result)):
+    for w in input_warnings(result.info, typical_face_width(result), result.n_frames):
         warn(f"{video}: {w}")
     truth = compare(truth_rows, result.intervals, video.stem, result.n_frames) if gt is not None else None
     paths = write_spot_outputs(result, out, truth=truth)
     n_me = sum(iv.kind == "me" for iv in result.intervals)
-    console.print(f"{video}: {result.n_frames} frames, face in {result.face_frames}; "
-                  f"{len(result.intervals)} intervals ({n_me} micro, {len(result.intervals) - n_me} macro)")
+    console.print(f"{video}: {count(result.n_frames, 'frame')}, face in {result.face_frames}; "
+                  f"{count(len(result.intervals), 'interval')} ({n_me} micro, {len(result.intervals) - n_me} macro)")
     if truth is not None:
         print_truth(truth)
     for p in paths.values():

@@ -81,15 +81,21 @@ def working_scale(w: int, h: int, max_side: int | None) -> float:
 
 MIN_SPOT_FPS = 10.0  # micro-expressions last 0.2-0.5 s: below 10 fps the shortest spans under 2 frames
 MIN_FACE_PX = 80.0  # face box width: smaller faces are upsampled > 3x into the 256 px canonical crop
+MIN_SPOT_S = 1.0  # an interval needs the face before the expression and the expression (ME up to 0.5 s)
 
 
-def input_warnings(info: VideoInfo, face_width_px: float | None = None) -> list[str]:
+def input_warnings(info: VideoInfo, face_width_px: float | None = None, n_frames: int | None = None) -> list[str]:
     """What makes a result unreliable though it is computed (one line each, empty when all is well).
 
     ``face_width_px``: the typical face box width in decoded frames (``None`` when unknown); it is compared in
     source pixels (divided by ``info.scale``) so decoding large frames smaller does not trigger the warning.
+    ``n_frames``: frames actually decoded (a header's count or duration can be wrong or missing).
     """
     out = []
+    if n_frames is not None and info.fps > 0 and n_frames / info.fps < MIN_SPOT_S:
+        out.append(f"the video lasts {n_frames / info.fps:.2f} s ({n_frames} frame{'s' * (n_frames != 1)}), under "
+                   f"the {MIN_SPOT_S:g} s an interval needs (the face before the expression, then the expression); "
+                   "expect no intervals")
     if info.fps < MIN_SPOT_FPS:
         out.append(f"frame rate {info.fps:g} fps is below the {MIN_SPOT_FPS:g} fps spotting needs "
                    "(micro-expressions last 0.2-0.5 s); expect few or no intervals")
