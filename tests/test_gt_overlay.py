@@ -187,6 +187,26 @@ def test_demo_marks_its_own_labels(single, tmp_path, monkeypatch):
     assert "Against the ground truth" in (out / "report.html").read_text()
 
 
+def test_demo_names_each_miss_with_its_amplitude(single, tmp_path, monkeypatch):
+    """A bare "3 missed" says nothing about why: each miss is listed with its peak motion (% IOD) as the
+    generator recorded it."""
+    import microexp.pipeline as pipeline
+
+    _, res = single
+    monkeypatch.setattr(pipeline, "analyze", lambda video, **_: replace(
+        res, spot=replace(res.spot, intervals=[]), thumbnails=[], expressions=[]))
+    out = tmp_path / "demo"
+    r = runner.invoke(app, ["demo", "--seconds", "4", "-o", str(out)])
+    assert r.exit_code == 0, r.output
+    meta = json.loads((out / "demo_clip.json").read_text())
+    labelled = [e for e in meta["events"] if e["kind"] in ("me", "mae")]  # blinks etc. are not labels
+    assert labelled
+    line = " ".join(ln for ln in r.output.splitlines() if "peak motion" in ln)
+    for e in labelled:
+        pct = 100 * e["amplitude_px"] / meta["iod_px"]
+        assert f"{e['kind']} {e['onset']}-{e['offset']}: {pct:.1f} %" in line, line
+
+
 def test_demo_passes_its_preset_and_rejects_an_unknown_one(single, tmp_path, monkeypatch):
     import microexp.pipeline as pipeline
 

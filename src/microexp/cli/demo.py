@@ -51,5 +51,28 @@ def demo(
                   f"(ground truth: {len(gt)} = {int((gt.type == 'me').sum())} micro, "
                   f"{int((gt.type == 'mae').sum())} macro)")
     print_truth(truth)
+    missed = missed_amplitudes(video, truth)
+    if missed:
+        console.print("missed, with each one's peak motion in % of the inter-ocular distance: " + ", ".join(missed)
+                      + " (what each preset can see: README, 'Sensitivity')", highlight=False)
     console.print(f"plot: {paths['plot'].resolve()}")
     console.print(f"report: {paths['report'].resolve()}")
+
+
+def missed_amplitudes(video: Path, truth) -> list[str]:
+    """``me 156-168: 1.0 %`` for each labelled expression the spotter missed, from the clip's own event record
+    (the generator's peak displacement over its inter-ocular distance): a miss reads as "too faint for this
+    preset" or not, instead of a bare count."""
+    import json
+
+    from microexp.report.truth import MISS
+
+    meta = json.loads(video.with_suffix(".json").read_text())
+    iod = float(meta["iod_px"])
+    peak = {(e["kind"], e["onset"], e["offset"]): e["amplitude_px"] for e in meta["events"]}
+    out = []
+    for m in truth.truth:
+        amp = peak.get((m.kind, m.onset, m.offset))
+        if m.status == MISS and amp is not None:
+            out.append(f"{m.kind} {m.onset}-{m.offset}: {100 * amp / iod:.1f} %")
+    return out
