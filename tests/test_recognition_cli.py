@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-import cv2
 import numpy as np
 import pytest
+from fake_htnet import write_htnet
 from typer.testing import CliRunner
 
 from microexp.cli.main import app
@@ -19,22 +19,16 @@ runner = CliRunner()
 
 @pytest.fixture(scope="module")
 def fake_htnet(tmp_path_factory):
-    root = tmp_path_factory.mktemp("htnet")
-    flow_dir = root / "datasets" / "STSNet_whole_norm_u_v_os"
-    flow_dir.mkdir(parents=True)
-    rng = np.random.default_rng(0)
-    lines = ["dataset,sub,filename_o,label,apex,imagename,sub_filename"]
-    for ds, sub, clip_fmt in (("casme2", "sub01", "EP0{}_01f"), ("samm", "006", "006_1_{}"),
-                              ("smic", "s01", "s01_ne_0{}")):
-        for k in range(4):
-            clip = clip_fmt.format(k)
-            label = k % 3
-            img = (rng.random((28, 28, 3)) * 80).astype(np.uint8)
-            img[:, :, 2 - label] += 150  # a class cue in one channel (stored BGR by cv2)
-            cv2.imwrite(str(flow_dir / f"{sub}_{clip} .png"), img)
-            lines.append(f"{ds},{sub},{clip},{label},,{sub}_{clip}.jpg,")
-    (root / "combined_3_class2_for_optical_flow.csv").write_text("\n".join(lines) + "\n")
-    return root
+    formats = {"sub01": "EP0{}_01f", "006": "006_1_{}", "s01": "s01_ne_0{}"}
+
+    def cue(rng, label):  # a fixed class cue in one channel (stored BGR by cv2)
+        img = (rng.random((28, 28, 3)) * 80).astype(np.uint8)
+        img[:, :, 2 - label] += 150
+        return img
+
+    return write_htnet(tmp_path_factory.mktemp("htnet"), cue, per_subject=4,
+                       subjects=(("casme2", ("sub01",)), ("samm", ("006",)), ("smic", ("s01",))),
+                       clip=lambda sub, k: formats[sub].format(k))
 
 
 def test_loso_cli_writes_outputs_and_resumes(fake_htnet, tmp_path):

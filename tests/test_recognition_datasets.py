@@ -9,6 +9,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from fake_htnet import write_htnet
 from typer.testing import CliRunner
 
 from microexp.cli.main import app
@@ -139,21 +140,12 @@ def test_casme3_protocols_on_the_real_me_sheet():
 
 
 def test_composite_holdout_database_protocol(tmp_path):
-    import cv2
 
     from microexp.experiments.splits import loso_splits
     from microexp.recognition.samples import holdout_database
 
-    flow_dir = tmp_path / "datasets" / "STSNet_whole_norm_u_v_os"
-    flow_dir.mkdir(parents=True)
-    lines = ["dataset,sub,filename_o,label,apex,imagename,sub_filename"]
-    for ds, subs in (("casme2", ("sub01", "sub02")), ("samm", ("006", "007")), ("smic", ("s01", "s02"))):
-        for sub in subs:
-            for k in range(2):
-                clip = f"{sub}c{k}"
-                cv2.imwrite(str(flow_dir / f"{sub}_{clip} .png"), np.full((28, 28, 3), 40 * k + 20, np.uint8))
-                lines.append(f"{ds},{sub},{clip},{k},,{sub}_{clip}.jpg,")
-    (tmp_path / "combined_3_class2_for_optical_flow.csv").write_text("\n".join(lines) + "\n")
+    write_htnet(tmp_path, lambda rng, k: np.full((28, 28, 3), 40 * k + 20, np.uint8), per_subject=2,
+                clip=lambda sub, k: f"{sub}c{k}", label=lambda k: k)
     data, over = load_for_model(f"composite-flow:{tmp_path}", "ststnet", protocol="composite-holdout")
     assert over == {} and data.index.attrs["protocol"] == "composite-holdout"
     folds = loso_splits(data.index, "subject", dataset_col="dataset")

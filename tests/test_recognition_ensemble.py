@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pandas as pd
 import pytest
+from fake_htnet import noisy_cue, write_htnet
 from test_recognition_loso import FAST, synthetic
 from typer.testing import CliRunner
 
@@ -117,21 +117,7 @@ def test_bootstrap_uf1_matches_evaluate_and_is_seeded():
 @pytest.fixture(scope="module")
 def fake_htnet(tmp_path_factory) -> Path:
     """A fake HTNet composite-flow folder: 3 datasets x 2 subjects x 4 noisy 28x28 flow images."""
-    root = tmp_path_factory.mktemp("htnet")
-    flow_dir = root / "datasets" / "STSNet_whole_norm_u_v_os"
-    flow_dir.mkdir(parents=True)
-    rng = np.random.default_rng(0)
-    lines = ["dataset,sub,filename_o,label,apex,imagename,sub_filename"]
-    for ds, subs in (("casme2", ("sub01", "sub02")), ("samm", ("006", "007")), ("smic", ("s01", "s02"))):
-        for sub in subs:
-            for k in range(4):
-                clip, label = f"{sub}_c{k}", k % 3
-                img = (rng.random((28, 28, 3)) * 120).astype(np.uint8)
-                img[:, :, 2 - label] += rng.integers(40, 120, dtype=np.uint8)
-                cv2.imwrite(str(flow_dir / f"{sub}_{clip} .png"), img)
-                lines.append(f"{ds},{sub},{clip},{label},,{sub}_{clip}.jpg,")
-    (root / "combined_3_class2_for_optical_flow.csv").write_text("\n".join(lines) + "\n")
-    return root
+    return write_htnet(tmp_path_factory.mktemp("htnet"), noisy_cue(), per_subject=4)
 
 
 def test_cli_loso_seeds_then_ensemble(fake_htnet, tmp_path):

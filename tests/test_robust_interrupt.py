@@ -15,11 +15,11 @@ import sys
 import time
 from pathlib import Path
 
-import cv2
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+from fake_htnet import noisy_cue, write_htnet
 from robust_helpers import Case, canvas, face_image, invoke, paste, write_clip
 
 pytestmark = [pytest.mark.xdist_group("robust_interrupt"), pytest.mark.usefixtures("one_torch_thread")]
@@ -174,21 +174,7 @@ def test_prepare_interrupted_resumes_identically(case, videos, prepared_referenc
 @pytest.fixture(scope="module")
 def htnet(tmp_path_factory) -> Path:
     """A fake HTNet composite-flow folder: 3 datasets x 2 subjects x 6 noisy 28x28 flow images."""
-    root = tmp_path_factory.mktemp("htnet")
-    flow_dir = root / "datasets" / "STSNet_whole_norm_u_v_os"
-    flow_dir.mkdir(parents=True)
-    rng = np.random.default_rng(0)
-    lines = ["dataset,sub,filename_o,label,apex,imagename,sub_filename"]
-    for ds, subs in (("casme2", ("sub01", "sub02")), ("samm", ("006", "007")), ("smic", ("s01", "s02"))):
-        for sub in subs:
-            for k in range(6):
-                clip, label = f"{sub}_c{k}", k % 3
-                img = (rng.random((28, 28, 3)) * 120).astype(np.uint8)
-                img[:, :, 2 - label] += rng.integers(40, 120, dtype=np.uint8)  # a noisy class cue
-                cv2.imwrite(str(flow_dir / f"{sub}_{clip} .png"), img)
-                lines.append(f"{ds},{sub},{clip},{label},,{sub}_{clip}.jpg,")
-    (root / "combined_3_class2_for_optical_flow.csv").write_text("\n".join(lines) + "\n")
-    return root
+    return write_htnet(tmp_path_factory.mktemp("htnet"), noisy_cue(), per_subject=6)
 
 
 def loso_args(htnet: Path, out: Path) -> list:
