@@ -13,9 +13,12 @@ import numpy as np
 
 def train_epochs(model, optimizer, epochs: int, batches: Callable[[int], Iterable],
                  loss_of: Callable[[object], object], steps_per_epoch: int,
-                 progress: Callable[[int, int | None], None] | None = None) -> list[float]:
+                 progress: Callable[[int, int | None], None] | None = None,
+                 on_epoch: Callable[[int, object, list[float]], None] | None = None) -> list[float]:
     """Run ``epochs`` epochs; ``batches(epoch)`` yields batches, ``loss_of(batch)`` returns a scalar tensor.
 
+    ``on_epoch(n, model, losses)`` sees the model (in eval mode) after each epoch ``n`` = 1, 2, ...: a budget
+    curve from one run (the optimiser's state and the sampling carry on as if nobody had looked).
     Returns the mean training loss of every epoch; the model is left in eval mode.
     """
     total = epochs * steps_per_epoch
@@ -34,5 +37,8 @@ def train_epochs(model, optimizer, epochs: int, batches: Callable[[int], Iterabl
             if progress:
                 progress(step, total)
         history.append(float(np.mean(losses)) if losses else float("nan"))
+        if on_epoch is not None:
+            model.eval()
+            on_epoch(epoch + 1, model, list(history))
     model.eval()
     return history

@@ -240,11 +240,12 @@ def usable_frames(face: np.ndarray, k: int) -> np.ndarray:
 
 
 def fit_refcnn3d(seqs: list, spans: list[list[tuple[int, int]]], cfg, seed: int, kind: str = "me",
-                 progress=None) -> tuple[RefCNN3D, dict]:
+                 progress=None, on_epoch=None) -> tuple[RefCNN3D, dict]:
     """Train one refcnn3d (one type) on whole videos, then pick its peak threshold ``p`` on the same videos.
 
     ``cfg`` is a ``SpotTrainConfig``; k comes from ``cfg.k[kind]`` or the training spans. Returns the model in
-    eval mode and its meta (k, p, the absolute tests of the peak threshold, the per-epoch loss).
+    eval mode and its meta (k, p, the absolute tests of the peak threshold, the per-epoch loss). ``on_epoch``:
+    see ``spotting.loop.train_epochs``.
     """
     from microexp.errors import InputError
     from microexp.spotting.loop import train_epochs
@@ -305,7 +306,8 @@ def fit_refcnn3d(seqs: list, spans: list[list[tuple[int, int]]], cfg, seed: int,
             return F.mse_loss(out, target)
         return F.binary_cross_entropy_with_logits(out, target)
 
-    history = train_epochs(model, opt, cfg.epochs, batches, loss_of, int(np.ceil(n_samples / cfg.batch)), progress)
+    history = train_epochs(model, opt, cfg.epochs, batches, loss_of, int(np.ceil(n_samples / cfg.batch)), progress,
+                           on_epoch)
     meta = {"k": int(k), "p": None, "floor": cfg.floor, "min_contrast": cfg.min_contrast, "objective": cfg.loss}
     if cfg.p is None:
         meta["p"], meta["p_train_f1"] = choose_p(model, meta, seqs, spans, kind, cfg.p_grid, cfg.select_semantics)

@@ -1,0 +1,202 @@
+"""Is refcnn3d's CPU budget what keeps it from learning? Per-frame ME AUC against training epochs (issue 15).
+
+`spotting_learned.py` trains refcnn3d for 4 epochs on 32-px crops; its ME model ends near the constant
+predictor's loss and scores ME AUC 0.54 on test subjects and about the same on its *own training videos*. This
+script trains the ME model of the first ``--folds`` LOSO folds of the same ``casme_sq``-like suite with the same
+budget except the number of epochs (``EPOCHS``, 16x the benchmark's), and after each epoch in ``SNAPSHOTS``
+scores the per-frame ME AUC on the fold's first ``N_TRAIN_VIDEOS`` training videos and on the held-out subject's
+videos. One run per fold gives the whole curve (constant learning rate, no schedule: the model after epoch n is
+the model a run of n epochs ends with). The held-out AUC is reported only; nothing is chosen on it.
+
+The rule for a budget, written before this ran: the smallest snapshot epoch whose *training* ME AUC (mean over
+the folds) is within 0.01 of the largest; ``budget_epochs`` in the JSON. The held-out columns play no part.
+
+Settings (fixed before the run): ``EPOCHS``, ``SNAPSHOTS``, ``N_TRAIN_VIDEOS`` below; seed 0; everything else
+from ``spotting_learned.REFCNN``. The epoch-4 snapshot repeats the benchmark's own fold model (same seed and
+sampling), which the script checks against the benchmark's saved test curves when they are there.
+
+    .venv/bin/python benchmarks/spotting_learned_budget.py [--work DIR] [--folds 6] [--jobs 2]
+
+``--work``: the same folder as `spotting_learned.py --work` (default ``$MICROEXP_BENCH``).
+
+Needs the suite and crop cache of `spotting_learned.py` in the work folder (run it first, or `--prepare`).
+Writes ``benchmarks/results/spotting_learned_budget.{md,json,png}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import spotting_learned as bench  # noqa: E402  (the benchmark's suites, budgets and AUC)
+
+EPOCHS = 64
+SNAPSHOTS = (1, 2, 4, 8, 16, 32, 64)
+N_TRAIN_VIDEOS = 4
+SEED = 0
+KIND = "me"
+
+
+def run_fold(args: tuple) -> dict:
+    """Train one fold's ME model for ``EPOCHS`` epochs; AUCs after each snapshot epoch."""
+    import cv2
+    import torch
+
+    from microexp.experiments.splits import fold_seed
+    from microexp.spotting.refcnn3d import fit_refcnn3d, refcnn3d_curve
+    from microexp.spotting.train import KINDS, get_sequences, load_spot_data, normalized, spans_of
+
+    subject, suite_dir, work = args
+    cv2.setNumThreads(1)
+    torch.set_num_threads(1)
+    data = normalized(load_spot_data(f"synth:{suite_dir}"))
+    seqs = get_sequences(data, bench.CROP, Path(work) / "cache")
+    cfg = replace(bench.job_config(bench.Job("cas", "refcnn3d", True, SEED)), epochs=EPOCHS, kinds=(KIND,))
+    train_v = [v for v in data.videos if v.subject != subject]
+    test_v = [v for v in data.videos if v.subject == subject]
+    train_gt = data.gt[data.gt["subject"] != subject]
+    looked = {"train": [v.video for v in train_v[:N_TRAIN_VIDEOS]], "test": [v.video for v in test_v]}
+    rows, curves4 = [], {}
+
+    def snapshot(epoch: int, model, losses: list[float]) -> None:
+        if epoch not in SNAPSHOTS:
+            return
+        row = {"epoch": epoch, "loss": losses[-1]}
+        for part, videos in looked.items():
+            curves = {v: {KIND: refcnn3d_curve(model, seqs[v], cfg.loss)} for v in videos}
+            row[f"{part}_auc"] = bench.aucs(data, curves, KIND)["auc"]
+            if epoch == 4 and part == "test":
+                curves4.update({v: c[KIND] for v, c in curves.items()})
+        rows.append(row)
+
+    t0 = time.perf_counter()
+    fit_refcnn3d([seqs[v.video] for v in train_v], [spans_of(train_gt, v.video, KIND) for v in train_v], cfg,
+                 fold_seed(cfg.seed, subject) + KINDS.index(KIND), KIND, on_epoch=snapshot)
+    repeat = None
+    saved = Path(work) / bench.Job("cas", "refcnn3d", True, SEED).tag / "curves.npz"
+    if saved.is_file():
+        with np.load(saved) as z:
+            diffs = [float(np.abs(z[f"{v}|{KIND}"] - c).max()) for v, c in curves4.items() if f"{v}|{KIND}" in z]
+        repeat = max(diffs) if diffs else None
+    return {"subject": subject, "rows": rows, "fit_s": round(time.perf_counter() - t0, 1),
+            "n_train_videos": len(train_v), "looked": looked, "epoch4_vs_benchmark_max_abs_diff": repeat}
+
+
+def mean_of(folds: list[dict], epoch: int, key: str) -> float:
+    return float(np.mean([r[key] for f in folds for r in f["rows"] if r["epoch"] == epoch]))
+
+
+def budget_epochs(folds: list[dict]) -> tuple[int, dict]:
+    """The smallest snapshot epoch within 0.01 of the best mean training ME AUC, and those means."""
+    mean = {e: mean_of(folds, e, "train_auc") for e in SNAPSHOTS}
+    best = max(mean.values())
+    return min(e for e, a in mean.items() if a >= best - 0.01), mean
+
+
+def write_page(folds: list[dict], out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from microexp.io.atomic import write_json, write_text
+
+    lines = ["# refcnn3d: ME AUC against training epochs (is the budget the limit?)", "",
+             "Produced by `.venv/bin/python benchmarks/spotting_learned_budget.py` (numbers also in "
+             "`spotting_learned_budget.json`). The `casme_sq`-like suite, crops, seed and budget of "
+             f"`spotting_learned.py` (refcnn3d with LCN, 32-px crops, lr {bench.REFCNN['lr']}, batch "
+             f"{bench.REFCNN['batch']}, SOFTNet negative subsampling), ME model only, {EPOCHS} epochs instead of "
+             f"{bench.REFCNN['epochs']}; AUCs after epochs {', '.join(map(str, SNAPSHOTS))} on the fold's first "
+             f"{N_TRAIN_VIDEOS} training videos (*train*) and on the held-out subject's videos (*test*, reported "
+             "only). Per-frame AUC as on the benchmark page: positives = frames inside an ME, negatives = frames "
+             "outside every expression. The constant predictor's loss is 0.1875 (one positive per three "
+             "negatives).", "",
+             "| fold (test subject) | epoch | training loss | train ME AUC | test ME AUC |", "|---|---|---|---|---|"]
+    for f in folds:
+        for r in f["rows"]:
+            lines.append(f"| {f['subject']} | {r['epoch']} | {r['loss']:.4f} | {r['train_auc']:.3f} | "
+                         f"{r['test_auc']:.3f} |")
+    lines += ["", "| epoch | mean training loss | mean train ME AUC | mean test ME AUC |", "|---|---|---|---|"]
+    lines += [f"| {e} | {mean_of(folds, e, 'loss'):.4f} | {mean_of(folds, e, 'train_auc'):.3f} | "
+              f"{mean_of(folds, e, 'test_auc'):.3f} |" for e in SNAPSHOTS]
+    lines.append("")
+    budget, mean_train = budget_epochs(folds)
+    lines.append("Mean training ME AUC per epoch: " + ", ".join(f"{e}: {a:.3f}" for e, a in mean_train.items())
+                 + f". By the rule fixed before the run (smallest epoch within 0.01 of the best *training* AUC; "
+                 f"held-out AUCs play no part): **{budget} epochs**.")
+    lines.append("")
+    for f in folds:
+        rep = f["epoch4_vs_benchmark_max_abs_diff"]
+        lines.append(f"* fold {f['subject']}: {f['n_train_videos']} training videos, {f['fit_s']:.0f} s for "
+                     f"{EPOCHS} epochs with the snapshots; epoch-4 test curve vs the benchmark's saved fold model: "
+                     + ("not compared (benchmark run not in the work folder)" if rep is None
+                        else f"max |difference| {rep:.2e}"))
+    lines += ["", "![AUC and loss against epochs](spotting_learned_budget.png)", ""]
+    write_text(out / "spotting_learned_budget.md", "\n".join(lines))
+    write_json(out / "spotting_learned_budget.json", {"budget_epochs": budget, "mean_train_auc": mean_train,
+                                                      "epochs": EPOCHS, "snapshots": list(SNAPSHOTS),
+                                                      "n_train_videos": N_TRAIN_VIDEOS, "seed": SEED,
+                                                      "budget": bench.REFCNN, "folds": folds})
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.6))
+    ep = list(SNAPSHOTS)
+    for f in folds:
+        a.plot(ep, [r["train_auc"] for r in f["rows"]], "-", color="tab:blue", lw=0.6, alpha=0.5)
+        a.plot(ep, [r["test_auc"] for r in f["rows"]], "-", color="tab:orange", lw=0.6, alpha=0.5)
+        b.plot(ep, [r["loss"] for r in f["rows"]], "-", color="tab:blue", lw=0.6, alpha=0.5)
+    for part, colour in (("train", "tab:blue"), ("test", "tab:orange")):
+        a.plot(ep, [mean_of(folds, e, f"{part}_auc") for e in ep], "o-", color=colour, lw=2,
+               label=f"{part} (mean of {len(folds)} folds; thin: each fold)")
+    b.plot(ep, [mean_of(folds, e, "loss") for e in ep], "o-", color="tab:blue", lw=2, label="mean")
+    a.set_xscale("log", base=2)
+    b.set_xscale("log", base=2)
+    a.axhline(0.5, color="grey", lw=0.8)
+    a.axvline(bench.REFCNN["epochs"], color="grey", ls=":", lw=0.8)
+    a.set(xlabel="epoch", ylabel="per-frame ME AUC", title="ME AUC (dotted: the benchmark's budget)")
+    b.axhline(0.1875, color="grey", lw=0.8)
+    b.set(xlabel="epoch", ylabel="training loss (MSE)", title="loss (grey: constant predictor)")
+    a.legend(fontsize=7)
+    b.legend(fontsize=7)
+    for ax in (a, b):
+        ax.set_xticks(ep, [str(e) for e in ep])
+    fig.tight_layout()
+    fig.savefig(out / "spotting_learned_budget.png", dpi=110)
+    plt.close(fig)
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--work", type=Path, default=Path(os.environ.get("MICROEXP_BENCH",
+                                                                       Path.home() / ".cache/microexp/learnbench")),
+                    help="spotting_learned.py's --work (its full-size suites are in WORK/full)")
+    ap.add_argument("--folds", type=int, default=6, help="the first N folds (spotting_learned runs 6)")
+    ap.add_argument("--jobs", type=int, default=2)
+    args = ap.parse_args(argv)
+    from microexp.io.frames import natural_key
+    from microexp.spotting.train import load_spot_data, normalized
+
+    work = args.work / "full"
+    suite_dir = work / "suite_cas"
+    if not (suite_dir / "suite.json").is_file():
+        raise SystemExit(f"{suite_dir}: no suite; run benchmarks/spotting_learned.py --prepare first")
+    data = normalized(load_spot_data(f"synth:{suite_dir}"))
+    subjects = sorted({v.subject for v in data.videos}, key=natural_key)[: args.folds]
+    bench.log(f"folds {subjects}, {EPOCHS} epochs, snapshots {SNAPSHOTS}")
+    import multiprocessing as mp
+
+    with ProcessPoolExecutor(args.jobs, mp_context=mp.get_context("spawn")) as pool:
+        folds = list(pool.map(run_fold, [(s, str(suite_dir), str(work)) for s in subjects]))
+    write_page(folds, bench.RESULTS)
+    bench.log(f"wrote {bench.RESULTS / 'spotting_learned_budget.md'}")
+
+
+if __name__ == "__main__":
+    main()
