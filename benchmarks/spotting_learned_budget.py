@@ -118,7 +118,7 @@ def budget_epochs(folds: list[dict]) -> tuple[int, dict]:
     return min(e for e, a in mean.items() if a >= best - 0.01), mean
 
 
-def write_page(folds: list[dict], out: Path, data) -> None:
+def write_page(folds: list[dict], out: Path, data, frame_diff_auc: float) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -150,7 +150,9 @@ def write_page(folds: list[dict], out: Path, data) -> None:
     lines += ["", "Means over folds skip a fold without a value: "
               + (f"the test videos of {', '.join(no_me)} hold no ME (– above). " if no_me else "")
               + "*Pooled*: every fold's test curves scored together, as on the benchmark page (its 6-fold "
-              "ME AUC 0.540 is the pooled value at epoch 4 with the MaE model also trained; the ME model is the same)."]
+              "ME AUC 0.540 is the pooled value at epoch 4 with the MaE model also trained; the ME model is the same). "
+              f"No learning, on the same test videos and crops: frame difference (`spotting_learned.frame_difference`) "
+              f"pooled ME AUC **{frame_diff_auc:.3f}**."]
     lines.append("")
     budget, mean_train = budget_epochs(folds)
     lines.append("Mean training ME AUC per epoch: " + ", ".join(f"{e}: {a:.3f}" for e, a in mean_train.items())
@@ -167,6 +169,7 @@ def write_page(folds: list[dict], out: Path, data) -> None:
     write_text(out / "spotting_learned_budget.md", "\n".join(lines))
     write_json(out / "spotting_learned_budget.json", {"budget_epochs": budget, "mean_train_auc": mean_train,
                                                       "pooled_test_auc": pooled,
+                                                      "frame_difference_test_auc": frame_diff_auc,
                                                       "epochs": EPOCHS, "snapshots": list(SNAPSHOTS),
                                                       "n_train_videos": N_TRAIN_VIDEOS, "seed": SEED,
                                                       "budget": bench.REFCNN,
@@ -181,6 +184,8 @@ def write_page(folds: list[dict], out: Path, data) -> None:
     for part, colour in (("train", "tab:blue"), ("test", "tab:orange")):
         a.plot(ep, [mean_of(folds, e, f"{part}_auc") for e in ep], "o-", color=colour, lw=2,
                label=f"{part} (mean of {len(folds)} folds; thin: each fold)")
+    a.plot(ep, [pooled[e] for e in ep], "s--", color="tab:red", lw=1.5, label="test, pooled over folds")
+    a.axhline(frame_diff_auc, color="tab:green", ls="--", lw=1, label="frame difference (no learning), pooled test")
     b.plot(ep, [mean_of(folds, e, "loss") for e in ep], "o-", color="tab:blue", lw=2, label="mean")
     a.set_xscale("log", base=2)
     b.set_xscale("log", base=2)
@@ -220,7 +225,12 @@ def main(argv=None) -> None:
 
     with ProcessPoolExecutor(args.jobs, mp_context=mp.get_context("spawn")) as pool:
         folds = list(pool.map(run_fold, [(s, str(suite_dir), str(work)) for s in subjects]))
-    write_page(folds, bench.RESULTS, data)
+    from microexp.spotting.train import get_sequences
+
+    tested = {v for f in folds for v in f["looked"]["test"]}
+    diff = bench.frame_difference(data, get_sequences(data, bench.CROP, work / "cache"))
+    fd = bench.aucs(data, {v: c for v, c in diff.items() if v in tested}, KIND)["auc"]
+    write_page(folds, bench.RESULTS, data, fd)
     bench.log(f"wrote {bench.RESULTS / 'spotting_learned_budget.md'}")
 
 
