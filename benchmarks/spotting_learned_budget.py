@@ -40,7 +40,7 @@ sys.path.insert(0, str(HERE))
 import spotting_learned as bench  # noqa: E402  (the benchmark's suites, budgets and AUC)
 
 EPOCHS = 64
-SNAPSHOTS = (1, 2, 4, 8, 16, 32, 64)
+SNAPSHOTS = (0, 1, 2, 4, 8, 16, 32, 64)  # 0: before training (the first layer a temporal difference)
 N_TRAIN_VIDEOS = 4
 SEED = 0
 KIND = "me"
@@ -70,7 +70,7 @@ def run_fold(args: tuple) -> dict:
     def snapshot(epoch: int, model, losses: list[float]) -> None:
         if epoch not in SNAPSHOTS:
             return
-        row = {"epoch": epoch, "loss": losses[-1]}
+        row = {"epoch": epoch, "loss": losses[-1] if losses else None}
         for part, videos in looked.items():
             curves = {v: {KIND: refcnn3d_curve(model, seqs[v], cfg.loss)} for v in videos}
             has_me = any(bench.frame_labels(data, v, len(c[KIND]), KIND).any() for v, c in curves.items())
@@ -94,8 +94,8 @@ def run_fold(args: tuple) -> dict:
             "n_train_videos": len(train_v), "looked": looked, "epoch4_vs_benchmark_max_abs_diff": repeat}
 
 
-def fmt(x) -> str:
-    return "–" if x is None else f"{x:.3f}"
+def fmt(x, digits: int = 3) -> str:
+    return "–" if x is None or not np.isfinite(x) else f"{x:.{digits}f}"
 
 
 def mean_of(folds: list[dict], epoch: int, key: str) -> float:
@@ -131,7 +131,8 @@ def write_page(folds: list[dict], out: Path, data, frame_diff_auc: float) -> Non
              "`spotting_learned_budget.json`). The `casme_sq`-like suite, crops, seed and budget of "
              f"`spotting_learned.py` (refcnn3d with LCN, 32-px crops, lr {bench.REFCNN['lr']}, batch "
              f"{bench.REFCNN['batch']}, SOFTNet negative subsampling), ME model only, {EPOCHS} epochs instead of "
-             f"{bench.REFCNN['epochs']}; AUCs after epochs {', '.join(map(str, SNAPSHOTS))} on the fold's first "
+             f"{bench.REFCNN['epochs']}; AUCs before training (epoch 0) and after epochs "
+             f"{', '.join(map(str, SNAPSHOTS[1:]))} on the fold's first "
              f"{N_TRAIN_VIDEOS} training videos (*train*) and on the held-out subject's videos (*test*, reported "
              "only). Per-frame AUC as on the benchmark page: positives = frames inside an ME, negatives = frames "
              "outside every expression. The constant predictor's loss is 0.1875 (one positive per three "
@@ -139,13 +140,13 @@ def write_page(folds: list[dict], out: Path, data, frame_diff_auc: float) -> Non
              "| fold (test subject) | epoch | training loss | train ME AUC | test ME AUC |", "|---|---|---|---|---|"]
     for f in folds:
         for r in f["rows"]:
-            lines.append(f"| {f['subject']} | {r['epoch']} | {r['loss']:.4f} | {fmt(r['train_auc'])} | "
+            lines.append(f"| {f['subject']} | {r['epoch']} | {fmt(r['loss'], 4)} | {fmt(r['train_auc'])} | "
                          f"{fmt(r['test_auc'])} |")
     pooled = {e: pooled_test_auc(folds, data, e) for e in SNAPSHOTS}
     no_me = [f["subject"] for f in folds if any(r["test_auc"] is None for r in f["rows"])]
     lines += ["", "| epoch | mean training loss | mean train ME AUC | mean test ME AUC | pooled test ME AUC |",
               "|---|---|---|---|---|"]
-    lines += [f"| {e} | {mean_of(folds, e, 'loss'):.4f} | {mean_of(folds, e, 'train_auc'):.3f} | "
+    lines += [f"| {e} | {fmt(mean_of(folds, e, 'loss'), 4)} | {mean_of(folds, e, 'train_auc'):.3f} | "
               f"{mean_of(folds, e, 'test_auc'):.3f} | {pooled[e]:.3f} |" for e in SNAPSHOTS]
     lines += ["", "Means over folds skip a fold without a value: "
               + (f"the test videos of {', '.join(no_me)} hold no ME (– above). " if no_me else "")
@@ -180,15 +181,15 @@ def write_page(folds: list[dict], out: Path, data, frame_diff_auc: float) -> Non
     for f in folds:
         a.plot(ep, [r["train_auc"] for r in f["rows"]], "-", color="tab:blue", lw=0.6, alpha=0.5)
         a.plot(ep, [r["test_auc"] for r in f["rows"]], "-", color="tab:orange", lw=0.6, alpha=0.5)
-        b.plot(ep, [r["loss"] for r in f["rows"]], "-", color="tab:blue", lw=0.6, alpha=0.5)
+        b.plot(ep[1:], [r["loss"] for r in f["rows"]][1:], "-", color="tab:blue", lw=0.6, alpha=0.5)
     for part, colour in (("train", "tab:blue"), ("test", "tab:orange")):
         a.plot(ep, [mean_of(folds, e, f"{part}_auc") for e in ep], "o-", color=colour, lw=2,
                label=f"{part} (mean of {len(folds)} folds; thin: each fold)")
     a.plot(ep, [pooled[e] for e in ep], "s--", color="tab:red", lw=1.5, label="test, pooled over folds")
     a.axhline(frame_diff_auc, color="tab:green", ls="--", lw=1, label="frame difference (no learning), pooled test")
-    b.plot(ep, [mean_of(folds, e, "loss") for e in ep], "o-", color="tab:blue", lw=2, label="mean")
-    a.set_xscale("log", base=2)
-    b.set_xscale("log", base=2)
+    b.plot(ep[1:], [mean_of(folds, e, "loss") for e in ep[1:]], "o-", color="tab:blue", lw=2, label="mean")
+    a.set_xscale("symlog", base=2, linthresh=1)
+    b.set_xscale("symlog", base=2, linthresh=1)
     a.axhline(0.5, color="grey", lw=0.8)
     a.axvline(bench.REFCNN["epochs"], color="grey", ls=":", lw=0.8)
     a.set(xlabel="epoch", ylabel="per-frame ME AUC", title="ME AUC (dotted: the benchmark's budget)")

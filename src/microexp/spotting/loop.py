@@ -17,13 +17,17 @@ def train_epochs(model, optimizer, epochs: int, batches: Callable[[int], Iterabl
                  on_epoch: Callable[[int, object, list[float]], None] | None = None) -> list[float]:
     """Run ``epochs`` epochs; ``batches(epoch)`` yields batches, ``loss_of(batch)`` returns a scalar tensor.
 
-    ``on_epoch(n, model, losses)`` sees the model (in eval mode) after each epoch ``n`` = 1, 2, ...: a budget
-    curve from one run (the optimiser's state and the sampling carry on as if nobody had looked).
+    ``on_epoch(n, model, losses)`` sees the model (in eval mode) before training (``n`` = 0) and after each epoch
+    ``n`` = 1, 2, ...: a budget curve from one run (the optimiser's state and the sampling carry on as if nobody
+    had looked).
     Returns the mean training loss of every epoch; the model is left in eval mode.
     """
     total = epochs * steps_per_epoch
     step = 0
     history = []
+    if on_epoch is not None:
+        model.eval()
+        on_epoch(0, model, [])
     for epoch in range(epochs):
         model.train()
         losses = []
