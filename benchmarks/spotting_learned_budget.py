@@ -15,12 +15,13 @@ Settings (fixed before the run): ``EPOCHS``, ``SNAPSHOTS``, ``N_TRAIN_VIDEOS`` b
 from ``spotting_learned.REFCNN``. The epoch-4 snapshot repeats the benchmark's own fold model (same seed and
 sampling), which the script checks against the benchmark's saved test curves when they are there.
 
-    .venv/bin/python benchmarks/spotting_learned_budget.py [--work DIR] [--folds 6] [--jobs 2]
+    .venv/bin/python benchmarks/spotting_learned_budget.py [--work DIR] [--folds 6] [--jobs 2] [--exclude-other]
 
 ``--work``: the same folder as `spotting_learned.py --work` (default ``$MICROEXP_BENCH``).
 
 Needs the suite and crop cache of `spotting_learned.py` in the work folder (run it first, or `--prepare`).
-Writes ``benchmarks/results/spotting_learned_budget.{md,json,png}``.
+Writes ``benchmarks/results/spotting_learned_budget.{md,json,png}`` (``--exclude-other``: the ME model trained
+without the macro-expressions' frames, ``..._exclude_other.{md,json,png}``).
 """
 
 from __future__ import annotations
@@ -53,14 +54,22 @@ def run_fold(args: tuple) -> dict:
 
     from microexp.experiments.splits import fold_seed
     from microexp.spotting.refcnn3d import fit_refcnn3d, refcnn3d_curve
-    from microexp.spotting.train import KINDS, get_sequences, load_spot_data, normalized, spans_of
+    from microexp.spotting.train import (
+        KINDS,
+        get_sequences,
+        load_spot_data,
+        normalized,
+        spans_of,
+        without_spans,
+    )
 
-    subject, suite_dir, work = args
+    subject, suite_dir, work, exclude_other = args
     cv2.setNumThreads(1)
     torch.set_num_threads(1)
     data = normalized(load_spot_data(f"synth:{suite_dir}"))
     seqs = get_sequences(data, bench.CROP, Path(work) / "cache")
-    cfg = replace(bench.job_config(bench.Job("cas", "refcnn3d", True, SEED)), epochs=EPOCHS, kinds=(KIND,))
+    cfg = replace(bench.job_config(bench.Job("cas", "refcnn3d", True, SEED)), epochs=EPOCHS, kinds=(KIND,),
+                  exclude_other=exclude_other)
     train_v = [v for v in data.videos if v.subject != subject]
     test_v = [v for v in data.videos if v.subject == subject]
     train_gt = data.gt[data.gt["subject"] != subject]
@@ -82,11 +91,14 @@ def run_fold(args: tuple) -> dict:
         rows.append(row)
 
     t0 = time.perf_counter()
-    fit_refcnn3d([seqs[v.video] for v in train_v], [spans_of(train_gt, v.video, KIND) for v in train_v], cfg,
+    other = [k for k in KINDS if k != KIND]  # as train_fold does with exclude_other
+    train_seqs = [without_spans(seqs[v.video], [s for o in other for s in spans_of(train_gt, v.video, o)])
+                  if exclude_other else seqs[v.video] for v in train_v]
+    fit_refcnn3d(train_seqs, [spans_of(train_gt, v.video, KIND) for v in train_v], cfg,
                  fold_seed(cfg.seed, subject) + KINDS.index(KIND), KIND, on_epoch=snapshot)
     repeat = None
     saved = Path(work) / bench.Job("cas", "refcnn3d", True, SEED).tag / "curves.npz"
-    if saved.is_file():
+    if saved.is_file() and not exclude_other:
         with np.load(saved) as z:
             diffs = [float(np.abs(z[f"{v}|{KIND}"] - c).max()) for v, c in curves4.items() if f"{v}|{KIND}" in z]
         repeat = max(diffs) if diffs else None
@@ -118,7 +130,7 @@ def budget_epochs(folds: list[dict]) -> tuple[int, dict]:
     return min(e for e, a in mean.items() if a >= best - 0.01), mean
 
 
-def write_page(folds: list[dict], out: Path, data, frame_diff_auc: float) -> None:
+def write_page(folds: list[dict], out: Path, data, frame_diff_auc: float, exclude_other: bool = False) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -126,9 +138,16 @@ def write_page(folds: list[dict], out: Path, data, frame_diff_auc: float) -> Non
 
     from microexp.io.atomic import write_json, write_text
 
-    lines = ["# refcnn3d: ME AUC against training epochs (is the budget the limit?)", "",
-             "Produced by `.venv/bin/python benchmarks/spotting_learned_budget.py` (numbers also in "
-             "`spotting_learned_budget.json`). The `casme_sq`-like suite, crops, seed and budget of "
+    stem = "spotting_learned_budget" + ("_exclude_other" if exclude_other else "")
+    flag = " --exclude-other" if exclude_other else ""
+    lines = ["# refcnn3d: ME AUC against training epochs (is the budget the limit?)"
+             + (" — with `exclude_other`" if exclude_other else ""), "",
+             f"Produced by `.venv/bin/python benchmarks/spotting_learned_budget.py{flag}` (numbers also in "
+             f"`{stem}.json`). "
+             + ("The ME model's training samples leave out the macro-expressions' frames (`exclude_other`, as "
+                "`spotting_exclude_other.py`; the benchmark's default trains on every frame). " if exclude_other
+                else "")
+             + "The `casme_sq`-like suite, crops, seed and budget of "
              f"`spotting_learned.py` (refcnn3d with LCN, 32-px crops, lr {bench.REFCNN['lr']}, batch "
              f"{bench.REFCNN['batch']}, SOFTNet negative subsampling), ME model only, {EPOCHS} epochs instead of "
              f"{bench.REFCNN['epochs']}; AUCs before training (epoch 0) and after epochs "
@@ -166,9 +185,9 @@ def write_page(folds: list[dict], out: Path, data, frame_diff_auc: float) -> Non
                      f"{EPOCHS} epochs with the snapshots; epoch-4 test curve vs the benchmark's saved fold model: "
                      + ("not compared (benchmark run not in the work folder)" if rep is None
                         else f"max |difference| {rep:.2e}"))
-    lines += ["", "![AUC and loss against epochs](spotting_learned_budget.png)", ""]
-    write_text(out / "spotting_learned_budget.md", "\n".join(lines))
-    write_json(out / "spotting_learned_budget.json", {"budget_epochs": budget, "mean_train_auc": mean_train,
+    lines += ["", f"![AUC and loss against epochs]({stem}.png)", ""]
+    write_text(out / f"{stem}.md", "\n".join(lines))
+    write_json(out / f"{stem}.json", {"exclude_other": exclude_other, "budget_epochs": budget, "mean_train_auc": mean_train,
                                                       "pooled_test_auc": pooled,
                                                       "frame_difference_test_auc": frame_diff_auc,
                                                       "epochs": EPOCHS, "snapshots": list(SNAPSHOTS),
@@ -200,7 +219,7 @@ def write_page(folds: list[dict], out: Path, data, frame_diff_auc: float) -> Non
     for ax in (a, b):
         ax.set_xticks(ep, [str(e) for e in ep])
     fig.tight_layout()
-    fig.savefig(out / "spotting_learned_budget.png", dpi=110)
+    fig.savefig(out / f"{stem}.png", dpi=110)
     plt.close(fig)
 
 
@@ -211,6 +230,8 @@ def main(argv=None) -> None:
                     help="spotting_learned.py's --work (its full-size suites are in WORK/full)")
     ap.add_argument("--folds", type=int, default=6, help="the first N folds (spotting_learned runs 6)")
     ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--exclude-other", action="store_true",
+                    help="train the ME model without the macro-expressions' frames (writes *_exclude_other.*)")
     args = ap.parse_args(argv)
     from microexp.io.frames import natural_key
     from microexp.spotting.train import load_spot_data, normalized
@@ -225,14 +246,14 @@ def main(argv=None) -> None:
     import multiprocessing as mp
 
     with ProcessPoolExecutor(args.jobs, mp_context=mp.get_context("spawn")) as pool:
-        folds = list(pool.map(run_fold, [(s, str(suite_dir), str(work)) for s in subjects]))
+        folds = list(pool.map(run_fold, [(s, str(suite_dir), str(work), args.exclude_other) for s in subjects]))
     from microexp.spotting.train import get_sequences
 
     tested = {v for f in folds for v in f["looked"]["test"]}
     diff = bench.frame_difference(data, get_sequences(data, bench.CROP, work / "cache"))
     fd = bench.aucs(data, {v: c for v, c in diff.items() if v in tested}, KIND)["auc"]
-    write_page(folds, bench.RESULTS, data, fd)
-    bench.log(f"wrote {bench.RESULTS / 'spotting_learned_budget.md'}")
+    write_page(folds, bench.RESULTS, data, fd, args.exclude_other)
+    bench.log(f"wrote the page in {bench.RESULTS}")
 
 
 if __name__ == "__main__":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -112,6 +114,28 @@ def test_training_learns_the_event_and_is_deterministic():
     assert curve[inside].mean() > curve[~inside].mean() + 0.2
     m2, _ = fit_refcnn3d(seqs[:2], [events[0], events[1]], cfg, seed=3)
     np.testing.assert_allclose(refcnn3d_curve(m2, seqs[2]), curve, atol=1e-6)
+
+
+def test_epoch_snapshots_see_every_epoch_and_change_nothing():
+    """``on_epoch`` (budget curves from one run) sees the model before training and after each epoch, in eval
+    mode, and the run ends exactly where a run without it ends; snapshot n is the model of an n-epoch run."""
+    events = {0: [(30, 37), (90, 97)], 1: [(50, 57), (120, 127)]}
+    seqs = [synth_seq(150, ev, s) for s, ev in events.items()]
+    cfg = SpotTrainConfig(epochs=3, batch=16, lr=2e-3, size=SIZE, max_neg_per_pos=2.0, threads=1, k={"me": 4},
+                          p=0.6)
+    seen = []
+
+    def look(n, model, losses):
+        seen.append((n, model.training, len(losses), refcnn3d_curve(model, seqs[1])))
+
+    m1, meta1 = fit_refcnn3d(seqs[:1], [events[0]], cfg, seed=5, on_epoch=look)
+    m2, meta2 = fit_refcnn3d(seqs[:1], [events[0]], cfg, seed=5)
+    assert [(n, training, k) for n, training, k, _ in seen] == [(0, False, 0), (1, False, 1), (2, False, 2),
+                                                                (3, False, 3)]
+    assert meta1["loss"] == meta2["loss"]
+    np.testing.assert_array_equal(refcnn3d_curve(m1, seqs[1]), refcnn3d_curve(m2, seqs[1]))
+    m_two, _ = fit_refcnn3d(seqs[:1], [events[0]], replace(cfg, epochs=2), seed=5)
+    np.testing.assert_array_equal(seen[2][3], refcnn3d_curve(m_two, seqs[1]))
 
 
 def test_training_without_positives_is_a_typed_error():
