@@ -169,9 +169,10 @@ def write_page(folds: list[dict], out: Path, data, frame_diff_auc: float, exclud
               f"{mean_of(folds, e, 'test_auc'):.3f} | {pooled[e]:.3f} |" for e in SNAPSHOTS]
     lines += ["", "Means over folds skip a fold without a value: "
               + (f"the test videos of {', '.join(no_me)} hold no ME (– above). " if no_me else "")
-              + "*Pooled*: every fold's test curves scored together, as on the benchmark page (its 6-fold "
-              "ME AUC 0.540 is the pooled value at epoch 4 with the MaE model also trained; the ME model is the same). "
-              f"No learning, on the same test videos and crops: frame difference (`spotting_learned.frame_difference`) "
+              + "*Pooled*: every fold's test curves scored together, as on the benchmark page"
+              + (". " if exclude_other else " (its 6-fold ME AUC 0.540 is the pooled value at epoch 4 with the MaE "
+                 "model also trained; the ME model is the same). ")
+              + f"No learning, on the same test videos and crops: frame difference (`spotting_learned.frame_difference`) "
               f"pooled ME AUC **{frame_diff_auc:.3f}**."]
     lines.append("")
     budget, mean_train = budget_epochs(folds)
@@ -187,8 +188,8 @@ def write_page(folds: list[dict], out: Path, data, frame_diff_auc: float, exclud
                         else f"max |difference| {rep:.2e}"))
     lines += ["", f"![AUC and loss against epochs]({stem}.png)", ""]
     write_text(out / f"{stem}.md", "\n".join(lines))
-    write_json(out / f"{stem}.json", {"exclude_other": exclude_other, "budget_epochs": budget, "mean_train_auc": mean_train,
-                                                      "pooled_test_auc": pooled,
+    write_json(out / f"{stem}.json", {"exclude_other": exclude_other, "budget_epochs": budget,
+                                      "mean_train_auc": mean_train, "pooled_test_auc": pooled,
                                                       "frame_difference_test_auc": frame_diff_auc,
                                                       "epochs": EPOCHS, "snapshots": list(SNAPSHOTS),
                                                       "n_train_videos": N_TRAIN_VIDEOS, "seed": SEED,
