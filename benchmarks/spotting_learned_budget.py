@@ -184,18 +184,18 @@ def write_page(folds: list[dict], out: Path, data, frame_diff_auc: float, exclud
         rep = f["epoch4_vs_benchmark_max_abs_diff"]
         lines.append(f"* fold {f['subject']}: {f['n_train_videos']} training videos, {f['fit_s']:.0f} s for "
                      f"{EPOCHS} epochs with the snapshots; epoch-4 test curve vs the benchmark's saved fold model: "
-                     + ("not compared (benchmark run not in the work folder)" if rep is None
+                     + ("not compared (the benchmark has no run of this variant on these folds)" if exclude_other
+                        else "not compared (the benchmark's run is not in the work folder)" if rep is None
                         else f"max |difference| {rep:.2e}"))
     lines += ["", f"![AUC and loss against epochs]({stem}.png)", ""]
     write_text(out / f"{stem}.md", "\n".join(lines))
     write_json(out / f"{stem}.json", {"exclude_other": exclude_other, "budget_epochs": budget,
                                       "mean_train_auc": mean_train, "pooled_test_auc": pooled,
-                                                      "frame_difference_test_auc": frame_diff_auc,
-                                                      "epochs": EPOCHS, "snapshots": list(SNAPSHOTS),
-                                                      "n_train_videos": N_TRAIN_VIDEOS, "seed": SEED,
-                                                      "budget": bench.REFCNN,
-                                                      "folds": [{k: v for k, v in f.items() if k != "test_curves"}
-                                                                for f in folds]})
+                                      "frame_difference_test_auc": frame_diff_auc,
+                                      "epochs": EPOCHS, "snapshots": list(SNAPSHOTS),
+                                      "n_train_videos": N_TRAIN_VIDEOS, "seed": SEED,
+                                      "budget": bench.REFCNN,
+                                      "folds": [{k: v for k, v in f.items() if k != "test_curves"} for f in folds]})
     fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.6))
     ep = list(SNAPSHOTS)
     for f in folds:
