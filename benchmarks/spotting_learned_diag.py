@@ -19,8 +19,6 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
-
 HERE = Path(__file__).resolve().parent
 
 
@@ -36,11 +34,12 @@ def main(argv=None) -> None:
     sys.path.insert(0, str(HERE))
     import cv2
     import torch
-    from spotting_learned import CROP, Job, aucs, frame_labels, job_config
+    from spotting_learned import CROP, Job, aucs, job_config
+    from spotting_learned_budget import fit_fold
 
     from microexp.io.frames import natural_key
-    from microexp.spotting.refcnn3d import fit_refcnn3d, refcnn3d_curve
-    from microexp.spotting.train import get_sequences, load_spot_data, normalized, spans_of
+    from microexp.spotting.refcnn3d import refcnn3d_curve
+    from microexp.spotting.train import get_sequences, load_spot_data, normalized
 
     torch.set_num_threads(1)
     cv2.setNumThreads(1)
@@ -55,15 +54,7 @@ def main(argv=None) -> None:
         else:
             cfg = replace(cfg, **{key: json.loads(val)})
     cfg = replace(cfg, model=model_over)
-    other = "mae" if args.kind == "me" else "me"
     subjects = sorted({v.subject for v in data.videos}, key=natural_key)
-
-    def train_seq(v):
-        s = seqs[v.video]
-        if not args.exclude_other:
-            return s
-        drop = frame_labels(data, v.video, s.n_frames, other).astype(bool)
-        return replace(s, face=np.asarray(s.face, bool) & ~drop)
 
     print(json.dumps({"budget": {k: v for k, v in cfg.__dict__.items() if k in ("epochs", "lr", "frame_stride",
                                                                               "model")},
@@ -73,8 +64,7 @@ def main(argv=None) -> None:
         train = [v for v in data.videos if v.subject != subj]
         test = [v for v in data.videos if v.subject == subj]
         t0 = time.perf_counter()
-        model, meta = fit_refcnn3d([train_seq(v) for v in train], [spans_of(data.gt, v.video, args.kind)
-                                                                   for v in train], cfg, 0, args.kind)
+        model, meta = fit_fold(data, seqs, subj, cfg, args.kind, args.exclude_other, 0)
         score = {v.video: {args.kind: refcnn3d_curve(model, seqs[v.video], meta["objective"])} for v in test}
         fit = {v.video: {args.kind: refcnn3d_curve(model, seqs[v.video], meta["objective"])} for v in train[:4]}
         print(json.dumps({"fold": subj, "k": meta["k"], "loss": [round(x, 4) for x in meta["loss"]],
