@@ -16,12 +16,14 @@ from ``spotting_learned.REFCNN``. The epoch-4 snapshot repeats the benchmark's o
 sampling), which the script checks against the benchmark's saved test curves when they are there.
 
     .venv/bin/python benchmarks/spotting_learned_budget.py [--work DIR] [--folds 6] [--jobs 2] [--exclude-other]
+    .venv/bin/python benchmarks/spotting_learned_budget.py --arch mesnet   # MESNet: 16 epochs, first 2 folds
 
 ``--work``: the same folder as `spotting_learned.py --work` (default ``$MICROEXP_BENCH``).
 
 Needs the suite and crop cache of `spotting_learned.py` in the work folder (run it first, or `--prepare`).
 Writes ``benchmarks/results/spotting_learned_budget.{md,json,png}`` (``--exclude-other``: the ME model trained
-without the macro-expressions' frames, ``..._exclude_other.{md,json,png}``).
+without the macro-expressions' frames, ``..._exclude_other.{md,json,png}``; ``--arch mesnet``:
+``..._mesnet.{md,json,png}``).
 """
 
 from __future__ import annotations
@@ -42,6 +44,9 @@ import spotting_learned as bench  # noqa: E402  (the benchmark's suites, budgets
 
 EPOCHS = 64
 SNAPSHOTS = (0, 1, 2, 4, 8, 16, 32, 64)  # 0: before training (the first layer a temporal difference)
+# MESNet (``--arch mesnet``): about 60 s per epoch and fold on one core, so 16 epochs (8x the benchmark's 2) on the
+# first 2 folds; the same rule picks a budget.
+PLAN = {"refcnn3d": (EPOCHS, SNAPSHOTS, bench.REFCNN), "mesnet": (16, (0, 1, 2, 4, 8, 16), bench.MESNET)}
 N_TRAIN_VIDEOS = 4
 SEED = 0
 KIND = "me"
@@ -69,46 +74,57 @@ def run_fold(args: tuple) -> dict:
     import torch
 
     from microexp.experiments.splits import fold_seed
+    from microexp.spotting.mesnet import fit_mesnet, frame_curve
     from microexp.spotting.refcnn3d import refcnn3d_curve
-    from microexp.spotting.train import KINDS, get_sequences, load_spot_data, normalized
+    from microexp.spotting.train import KINDS, get_sequences, load_spot_data, normalized, spans_of
 
-    subject, suite_dir, work, exclude_other = args
+    subject, suite_dir, work, exclude_other, arch = args
+    epochs, snapshots, budget = PLAN[arch]
     cv2.setNumThreads(1)
     torch.set_num_threads(1)
     data = normalized(load_spot_data(f"synth:{suite_dir}"))
     seqs = get_sequences(data, bench.CROP, Path(work) / "cache")
-    cfg = replace(bench.job_config(bench.Job("cas", "refcnn3d", True, SEED)), epochs=EPOCHS, kinds=(KIND,),
+    cfg = replace(bench.job_config(bench.Job("cas", arch, True, SEED)), epochs=epochs, kinds=(KIND,),
                   exclude_other=exclude_other)
+
+    def curve(model, seq):
+        return refcnn3d_curve(model, seq, cfg.loss) if arch == "refcnn3d" else frame_curve(model, seq)
     train_v = [v for v in data.videos if v.subject != subject]
     test_v = [v for v in data.videos if v.subject == subject]
     looked = {"train": [v.video for v in train_v[:N_TRAIN_VIDEOS]], "test": [v.video for v in test_v]}
     rows, curves4, test_curves = [], {}, {}
 
     def snapshot(epoch: int, model, losses: list[float]) -> None:
-        if epoch not in SNAPSHOTS:
+        if epoch not in snapshots:
             return
         row = {"epoch": epoch, "loss": losses[-1] if losses else None}
         for part, videos in looked.items():
-            curves = {v: {KIND: refcnn3d_curve(model, seqs[v], cfg.loss)} for v in videos}
+            curves = {v: {KIND: curve(model, seqs[v])} for v in videos}
             has_me = any(bench.frame_labels(data, v, len(c[KIND]), KIND).any() for v, c in curves.items())
             row[f"{part}_auc"] = bench.aucs(data, curves, KIND)["auc"] if has_me else None
             if part == "test":
                 test_curves[epoch] = {v: c[KIND].tolist() for v, c in curves.items()}
-                if epoch == 4:
+                if epoch == budget["epochs"]:
                     curves4.update({v: c[KIND] for v, c in curves.items()})
         rows.append(row)
 
     t0 = time.perf_counter()
-    fit_fold(data, seqs, subject, cfg, KIND, exclude_other, fold_seed(cfg.seed, subject) + KINDS.index(KIND),
-             on_epoch=snapshot)
+    seed = fold_seed(cfg.seed, subject) + KINDS.index(KIND)
+    if arch == "refcnn3d":
+        fit_fold(data, seqs, subject, cfg, KIND, exclude_other, seed, on_epoch=snapshot)
+    else:  # as train_fold trains MESNet (no exclude_other)
+        train_gt = data.gt[data.gt["subject"] != subject]
+        fit_mesnet([seqs[v.video] for v in train_v], [spans_of(train_gt, v.video, KIND) for v in train_v], cfg,
+                   seed, KIND, on_epoch=snapshot)
     repeat = None
-    saved = Path(work) / bench.Job("cas", "refcnn3d", True, SEED).tag / "curves.npz"
+    saved = Path(work) / bench.Job("cas", arch, True, SEED).tag / "curves.npz"
     if saved.is_file() and not exclude_other:
         with np.load(saved) as z:
             diffs = [float(np.abs(z[f"{v}|{KIND}"] - c).max()) for v, c in curves4.items() if f"{v}|{KIND}" in z]
         repeat = max(diffs) if diffs else None
     return {"subject": subject, "rows": rows, "test_curves": test_curves, "fit_s": round(time.perf_counter() - t0, 1),
-            "n_train_videos": len(train_v), "looked": looked, "epoch4_vs_benchmark_max_abs_diff": repeat}
+            "n_train_videos": len(train_v), "looked": looked,
+            f"epoch{budget['epochs']}_vs_benchmark_max_abs_diff": repeat}
 
 
 def fmt(x, digits: int = 3) -> str:
@@ -128,14 +144,15 @@ def pooled_test_auc(folds: list[dict], data, epoch: int) -> float:
     return bench.aucs(data, curves, KIND)["auc"]
 
 
-def budget_epochs(folds: list[dict]) -> tuple[int, dict]:
+def budget_epochs(folds: list[dict], snapshots=SNAPSHOTS) -> tuple[int, dict]:
     """The smallest snapshot epoch within 0.01 of the best mean training ME AUC, and those means."""
-    mean = {e: mean_of(folds, e, "train_auc") for e in SNAPSHOTS}
+    mean = {e: mean_of(folds, e, "train_auc") for e in snapshots}
     best = max(mean.values())
     return min(e for e, a in mean.items() if a >= best - 0.01), mean
 
 
-def write_page(folds: list[dict], out: Path, data, frame_diff_auc: float, exclude_other: bool = False) -> None:
+def write_page(folds: list[dict], out: Path, data, frame_diff_auc: float, exclude_other: bool = False,
+               arch: str = "refcnn3d") -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -143,9 +160,11 @@ def write_page(folds: list[dict], out: Path, data, frame_diff_auc: float, exclud
 
     from microexp.io.atomic import write_json, write_text
 
-    stem = "spotting_learned_budget" + ("_exclude_other" if exclude_other else "")
-    flag = " --exclude-other" if exclude_other else ""
-    lines = ["# refcnn3d: ME AUC against training epochs (is the budget the limit?)"
+    epochs, snapshots, budget = PLAN[arch]
+    mesnet = arch == "mesnet"
+    stem = "spotting_learned_budget" + ("_mesnet" if mesnet else "") + ("_exclude_other" if exclude_other else "")
+    flag = (" --arch mesnet" if mesnet else "") + (" --exclude-other" if exclude_other else "")
+    lines = [f"# {arch}: ME AUC against training epochs (is the budget the limit?)"
              + (" — with `exclude_other`" if exclude_other else ""), "",
              f"Produced by `.venv/bin/python benchmarks/spotting_learned_budget.py{flag}` (numbers also in "
              f"`{stem}.json`). "
@@ -153,56 +172,64 @@ def write_page(folds: list[dict], out: Path, data, frame_diff_auc: float, exclud
                 "`spotting_exclude_other.py`; the benchmark's default trains on every frame). " if exclude_other
                 else "")
              + "The `casme_sq`-like suite, crops, seed and budget of "
-             f"`spotting_learned.py` (refcnn3d with LCN, 32-px crops, lr {bench.REFCNN['lr']}, batch "
-             f"{bench.REFCNN['batch']}, SOFTNet negative subsampling), ME model only, {EPOCHS} epochs instead of "
-             f"{bench.REFCNN['epochs']}; AUCs before training (epoch 0) and after epochs "
-             f"{', '.join(map(str, SNAPSHOTS[1:]))} on the fold's first "
-             f"{N_TRAIN_VIDEOS} training videos (*train*) and on the held-out subject's videos (*test*, reported "
+             + (f"`spotting_learned.py` (MESNet, 32-px crops, windows of {budget['model']['window']} frames, lr "
+                f"{budget['lr']}, batch {budget['batch']}), ME only, {epochs} epochs instead of {budget['epochs']}, "
+                f"on the first {len(folds)} folds (CPU budget); AUCs of the frame curve (the best CPN anchor "
+                "probability covering each frame, as on the benchmark page) before training (epoch 0) and after "
+                f"epochs {', '.join(map(str, snapshots[1:]))} on the fold's first "
+                if mesnet else
+                f"`spotting_learned.py` (refcnn3d with LCN, 32-px crops, lr {bench.REFCNN['lr']}, batch "
+                f"{bench.REFCNN['batch']}, SOFTNet negative subsampling), ME model only, {EPOCHS} epochs instead of "
+                f"{bench.REFCNN['epochs']}; AUCs before training (epoch 0) and after epochs "
+                f"{', '.join(map(str, SNAPSHOTS[1:]))} on the fold's first ")
+             + f"{N_TRAIN_VIDEOS} training videos (*train*) and on the held-out subject's videos (*test*, reported "
              "only). Per-frame AUC as on the benchmark page: positives = frames inside an ME, negatives = frames "
-             "outside every expression. The constant predictor's loss is 0.1875 (one positive per three "
-             "negatives).", "",
+             "outside every expression."
+             + (" The loss is CPN + CRN (`fit_mesnet`)." if mesnet else
+                " The constant predictor's loss is 0.1875 (one positive per three negatives)."), "",
              "| fold (test subject) | epoch | training loss | train ME AUC | test ME AUC |", "|---|---|---|---|---|"]
     for f in folds:
         for r in f["rows"]:
             lines.append(f"| {f['subject']} | {r['epoch']} | {fmt(r['loss'], 4)} | {fmt(r['train_auc'])} | "
                          f"{fmt(r['test_auc'])} |")
-    pooled = {e: pooled_test_auc(folds, data, e) for e in SNAPSHOTS}
+    pooled = {e: pooled_test_auc(folds, data, e) for e in snapshots}
     no_me = [f["subject"] for f in folds if any(r["test_auc"] is None for r in f["rows"])]
     lines += ["", "| epoch | mean training loss | mean train ME AUC | mean test ME AUC | pooled test ME AUC |",
               "|---|---|---|---|---|"]
     lines += [f"| {e} | {fmt(mean_of(folds, e, 'loss'), 4)} | {mean_of(folds, e, 'train_auc'):.3f} | "
-              f"{mean_of(folds, e, 'test_auc'):.3f} | {pooled[e]:.3f} |" for e in SNAPSHOTS]
+              f"{mean_of(folds, e, 'test_auc'):.3f} | {pooled[e]:.3f} |" for e in snapshots]
     lines += ["", "Means over folds skip a fold without a value: "
               + (f"the test videos of {', '.join(no_me)} hold no ME (– above). " if no_me else "")
               + "*Pooled*: every fold's test curves scored together, as on the benchmark page"
-              + (". " if exclude_other else " (its 6-fold ME AUC 0.540 is the pooled value at epoch 4 with the MaE "
-                 "model also trained; the ME model is the same). ")
+              + (". " if exclude_other or mesnet else " (its 6-fold ME AUC 0.540 is the pooled value at epoch 4 with "
+                 "the MaE model also trained; the ME model is the same). ")
               + f"No learning, on the same test videos and crops: frame difference (`spotting_learned.frame_difference`) "
               f"pooled ME AUC **{frame_diff_auc:.3f}**."]
     lines.append("")
-    budget, mean_train = budget_epochs(folds)
+    chosen, mean_train = budget_epochs(folds, snapshots)
     lines.append("Mean training ME AUC per epoch: " + ", ".join(f"{e}: {a:.3f}" for e, a in mean_train.items())
                  + f". By the rule fixed before the run (smallest epoch within 0.01 of the best *training* AUC; "
-                 f"held-out AUCs play no part): **{budget} epochs**.")
+                 f"held-out AUCs play no part): **{chosen} epochs**.")
     lines.append("")
     for f in folds:
-        rep = f["epoch4_vs_benchmark_max_abs_diff"]
+        rep = f[f"epoch{budget['epochs']}_vs_benchmark_max_abs_diff"]
         lines.append(f"* fold {f['subject']}: {f['n_train_videos']} training videos, {f['fit_s']:.0f} s for "
-                     f"{EPOCHS} epochs with the snapshots; epoch-4 test curve vs the benchmark's saved fold model: "
+                     f"{epochs} epochs with the snapshots; epoch-{budget['epochs']} test curve vs the benchmark's "
+                     "saved fold model: "
                      + ("not compared (the benchmark has no run of this variant on these folds)" if exclude_other
                         else "not compared (the benchmark's run is not in the work folder)" if rep is None
                         else f"max |difference| {rep:.2e}"))
     lines += ["", f"![AUC and loss against epochs]({stem}.png)", ""]
     write_text(out / f"{stem}.md", "\n".join(lines))
-    write_json(out / f"{stem}.json", {"exclude_other": exclude_other, "budget_epochs": budget,
+    write_json(out / f"{stem}.json", {"exclude_other": exclude_other, "budget_epochs": chosen,
                                       "mean_train_auc": mean_train, "pooled_test_auc": pooled,
                                       "frame_difference_test_auc": frame_diff_auc,
-                                      "epochs": EPOCHS, "snapshots": list(SNAPSHOTS),
+                                      "epochs": epochs, "snapshots": list(snapshots),
                                       "n_train_videos": N_TRAIN_VIDEOS, "seed": SEED,
-                                      "budget": bench.REFCNN,
+                                      "budget": budget,
                                       "folds": [{k: v for k, v in f.items() if k != "test_curves"} for f in folds]})
     fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.6))
-    ep = list(SNAPSHOTS)
+    ep = list(snapshots)
     for f in folds:
         a.plot(ep, [r["train_auc"] for r in f["rows"]], "-", color="tab:blue", lw=0.6, alpha=0.5)
         a.plot(ep, [r["test_auc"] for r in f["rows"]], "-", color="tab:orange", lw=0.6, alpha=0.5)
@@ -216,10 +243,13 @@ def write_page(folds: list[dict], out: Path, data, frame_diff_auc: float, exclud
     a.set_xscale("symlog", base=2, linthresh=1)
     b.set_xscale("symlog", base=2, linthresh=1)
     a.axhline(0.5, color="grey", lw=0.8)
-    a.axvline(bench.REFCNN["epochs"], color="grey", ls=":", lw=0.8)
+    a.axvline(budget["epochs"], color="grey", ls=":", lw=0.8)
     a.set(xlabel="epoch", ylabel="per-frame ME AUC", title="ME AUC (dotted: the benchmark's budget)")
-    b.axhline(0.1875, color="grey", lw=0.8)
-    b.set(xlabel="epoch", ylabel="training loss (MSE)", title="loss (grey: constant predictor)")
+    if mesnet:
+        b.set(xlabel="epoch", ylabel="training loss (CPN + CRN)", title="loss")
+    else:
+        b.axhline(0.1875, color="grey", lw=0.8)
+        b.set(xlabel="epoch", ylabel="training loss (MSE)", title="loss (grey: constant predictor)")
     a.legend(fontsize=7)
     b.legend(fontsize=7)
     for ax in (a, b):
@@ -234,7 +264,9 @@ def main(argv=None) -> None:
     ap.add_argument("--work", type=Path, default=Path(os.environ.get("MICROEXP_BENCH",
                                                                        Path.home() / ".cache/microexp/learnbench")),
                     help="spotting_learned.py's --work (its full-size suites are in WORK/full)")
-    ap.add_argument("--folds", type=int, default=6, help="the first N folds (spotting_learned runs 6)")
+    ap.add_argument("--arch", choices=list(PLAN), default="refcnn3d")
+    ap.add_argument("--folds", type=int, default=None,
+                    help="the first N folds (default: refcnn3d 6, as spotting_learned runs it; mesnet 2)")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--exclude-other", action="store_true",
                     help="train the ME model without the macro-expressions' frames (writes *_exclude_other.*)")
@@ -247,18 +279,22 @@ def main(argv=None) -> None:
     if not (suite_dir / "suite.json").is_file():
         raise SystemExit(f"{suite_dir}: no suite; run benchmarks/spotting_learned.py --prepare first")
     data = normalized(load_spot_data(f"synth:{suite_dir}"))
-    subjects = sorted({v.subject for v in data.videos}, key=natural_key)[: args.folds]
-    bench.log(f"folds {subjects}, {EPOCHS} epochs, snapshots {SNAPSHOTS}")
+    if args.arch == "mesnet" and args.exclude_other:
+        raise SystemExit("--exclude-other applies to refcnn3d only")
+    n_folds = args.folds or (6 if args.arch == "refcnn3d" else 2)
+    subjects = sorted({v.subject for v in data.videos}, key=natural_key)[:n_folds]
+    bench.log(f"{args.arch}: folds {subjects}, {PLAN[args.arch][0]} epochs, snapshots {PLAN[args.arch][1]}")
     import multiprocessing as mp
 
     with ProcessPoolExecutor(args.jobs, mp_context=mp.get_context("spawn")) as pool:
-        folds = list(pool.map(run_fold, [(s, str(suite_dir), str(work), args.exclude_other) for s in subjects]))
+        folds = list(pool.map(run_fold, [(s, str(suite_dir), str(work), args.exclude_other, args.arch)
+                                         for s in subjects]))
     from microexp.spotting.train import get_sequences
 
     tested = {v for f in folds for v in f["looked"]["test"]}
     diff = bench.frame_difference(data, get_sequences(data, bench.CROP, work / "cache"))
     fd = bench.aucs(data, {v: c for v, c in diff.items() if v in tested}, KIND)["auc"]
-    write_page(folds, bench.RESULTS, data, fd, args.exclude_other)
+    write_page(folds, bench.RESULTS, data, fd, args.exclude_other, args.arch)
     bench.log(f"wrote the page in {bench.RESULTS}")
 
 

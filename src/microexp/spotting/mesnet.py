@@ -219,11 +219,11 @@ def class_weight(pos_counts, neg_counts, pos_items, pos_share: float = 0.5, cap:
 
 
 def fit_mesnet(seqs: list, spans: list[list[tuple[int, int]]], train_cfg, seed: int, kind: str = "me",
-               progress=None):
+               progress=None, on_epoch=None):
     """Train CPN and CRN jointly on the training videos of one type; returns (model, meta).
 
     meta holds the anchors, the class weight α (see ``class_weight``) and the CRN threshold chosen on the
-    training videos (never on the test subject).
+    training videos (never on the test subject). ``on_epoch``: see ``spotting.loop.train_epochs``.
     """
     from microexp.spotting.loop import train_epochs
 
@@ -302,7 +302,7 @@ def fit_mesnet(seqs: list, spans: list[list[tuple[int, int]]], train_cfg, seed: 
         return l_cpn + (l_cls + cfg.lam * l_reg) / max(n_cr, 1)
 
     history = train_epochs(model, opt, train_cfg.epochs, batches, loss_of, int(np.ceil(per_epoch / batch)),
-                           progress)
+                           progress, on_epoch)
     threshold = _choose_threshold(model, seqs, spans, train_cfg)
     return model, {"anchors": cfg.anchors, "subsample": sub, "alpha": round(alpha, 2), "loss": history,
                    "threshold": threshold}
