@@ -198,8 +198,8 @@ def write_page(folds: list[dict], out: Path, data, frame_diff_auc: float, exclud
               "|---|---|---|---|---|"]
     lines += [f"| {e} | {fmt(mean_of(folds, e, 'loss'), 4)} | {mean_of(folds, e, 'train_auc'):.3f} | "
               f"{mean_of(folds, e, 'test_auc'):.3f} | {pooled[e]:.3f} |" for e in snapshots]
-    lines += ["", "Means over folds skip a fold without a value: "
-              + (f"the test videos of {', '.join(no_me)} hold no ME (– above). " if no_me else "")
+    lines += ["", (f"Means over folds skip a fold without a value: the test videos of {', '.join(no_me)} hold no ME "
+                   "(– above). " if no_me else "")
               + "*Pooled*: every fold's test curves scored together, as on the benchmark page"
               + (". " if exclude_other or mesnet else " (its 6-fold ME AUC 0.540 is the pooled value at epoch 4 with "
                  "the MaE model also trained; the ME model is the same). ")
