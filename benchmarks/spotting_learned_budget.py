@@ -52,31 +52,14 @@ SEED = 0
 KIND = "me"
 
 
-def fit_fold(data, seqs: dict, subject: str, cfg, kind: str, exclude_other: bool, seed: int, on_epoch=None):
-    """refcnn3d of one type on every video but the test subject's, as ``train_fold`` trains it (with
-    ``exclude_other``: the other type's frames left out of the samples); returns (model, meta). Shared with
-    ``spotting_learned_diag.py``."""
-    from microexp.spotting.refcnn3d import fit_refcnn3d
-    from microexp.spotting.train import KINDS, spans_of, without_spans
-
-    train_v = [v for v in data.videos if v.subject != subject]
-    train_gt = data.gt[data.gt["subject"] != subject]
-    other = [k for k in KINDS if k != kind]
-    seqs_ = [without_spans(seqs[v.video], [s for o in other for s in spans_of(train_gt, v.video, o)])
-             if exclude_other else seqs[v.video] for v in train_v]
-    return fit_refcnn3d(seqs_, [spans_of(train_gt, v.video, kind) for v in train_v], cfg, seed, kind,
-                        on_epoch=on_epoch)
-
-
 def run_fold(args: tuple) -> dict:
     """Train one fold's ME model for ``EPOCHS`` epochs; AUCs after each snapshot epoch."""
     import cv2
     import torch
 
-    from microexp.experiments.splits import fold_seed
-    from microexp.spotting.mesnet import fit_mesnet, frame_curve
+    from microexp.spotting.mesnet import frame_curve
     from microexp.spotting.refcnn3d import refcnn3d_curve
-    from microexp.spotting.train import KINDS, get_sequences, load_spot_data, normalized, spans_of
+    from microexp.spotting.train import fit_kind, get_sequences, load_spot_data, normalized
 
     subject, suite_dir, work, exclude_other, arch = args
     epochs, snapshots, budget = PLAN[arch]
@@ -89,6 +72,7 @@ def run_fold(args: tuple) -> dict:
 
     def curve(model, seq):
         return refcnn3d_curve(model, seq, cfg.loss) if arch == "refcnn3d" else frame_curve(model, seq)
+
     train_v = [v for v in data.videos if v.subject != subject]
     test_v = [v for v in data.videos if v.subject == subject]
     looked = {"train": [v.video for v in train_v[:N_TRAIN_VIDEOS]], "test": [v.video for v in test_v]}
@@ -109,13 +93,7 @@ def run_fold(args: tuple) -> dict:
         rows.append(row)
 
     t0 = time.perf_counter()
-    seed = fold_seed(cfg.seed, subject) + KINDS.index(KIND)
-    if arch == "refcnn3d":
-        fit_fold(data, seqs, subject, cfg, KIND, exclude_other, seed, on_epoch=snapshot)
-    else:  # as train_fold trains MESNet (no exclude_other)
-        train_gt = data.gt[data.gt["subject"] != subject]
-        fit_mesnet([seqs[v.video] for v in train_v], [spans_of(train_gt, v.video, KIND) for v in train_v], cfg,
-                   seed, KIND, on_epoch=snapshot)
+    fit_kind(arch, data, seqs, subject, cfg, KIND, on_epoch=snapshot)  # the fold's model, as LOSO trains it
     repeat = None
     saved = Path(work) / bench.Job("cas", arch, True, SEED).tag / "curves.npz"
     if saved.is_file() and not exclude_other:

@@ -35,11 +35,10 @@ def main(argv=None) -> None:
     import cv2
     import torch
     from spotting_learned import CROP, Job, aucs, job_config
-    from spotting_learned_budget import fit_fold
 
     from microexp.io.frames import natural_key
     from microexp.spotting.refcnn3d import refcnn3d_curve
-    from microexp.spotting.train import get_sequences, load_spot_data, normalized
+    from microexp.spotting.train import fit_kind, get_sequences, load_spot_data, normalized
 
     torch.set_num_threads(1)
     cv2.setNumThreads(1)
@@ -53,7 +52,7 @@ def main(argv=None) -> None:
             model_over[key[6:]] = json.loads(val)
         else:
             cfg = replace(cfg, **{key: json.loads(val)})
-    cfg = replace(cfg, model=model_over)
+    cfg = replace(cfg, model=model_over, exclude_other=args.exclude_other)
     subjects = sorted({v.subject for v in data.videos}, key=natural_key)
 
     print(json.dumps({"budget": {k: v for k, v in cfg.__dict__.items() if k in ("epochs", "lr", "frame_stride",
@@ -64,7 +63,7 @@ def main(argv=None) -> None:
         train = [v for v in data.videos if v.subject != subj]
         test = [v for v in data.videos if v.subject == subj]
         t0 = time.perf_counter()
-        model, meta = fit_fold(data, seqs, subj, cfg, args.kind, args.exclude_other, 0)
+        model, meta = fit_kind("refcnn3d", data, seqs, subj, cfg, args.kind, seed=0)
         score = {v.video: {args.kind: refcnn3d_curve(model, seqs[v.video], meta["objective"])} for v in test}
         fit = {v.video: {args.kind: refcnn3d_curve(model, seqs[v.video], meta["objective"])} for v in train[:4]}
         print(json.dumps({"fold": subj, "k": meta["k"], "loss": [round(x, 4) for x in meta["loss"]],

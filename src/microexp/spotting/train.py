@@ -201,7 +201,6 @@ def train_fold(spotter: str, data: SpotData, seqs: dict, test_subject: str, cfg:
             "models": {}}
     info = {"test_subject": test_subject, "n_train_videos": len(train_v), "n_test_videos": len(test_v), "kinds": {}}
     rows, found, metas = [], {}, {}
-    seed = fold_seed(cfg.seed, test_subject)  # depends on (seed, subject) only: folds run in any order
     threads = torch.get_num_threads()
     torch.set_num_threads(cfg.threads)
     try:
@@ -210,12 +209,7 @@ def train_fold(spotter: str, data: SpotData, seqs: dict, test_subject: str, cfg:
                 info["kinds"][kind] = {"skipped": "no training GT of this type"}
                 continue
             t0 = time.perf_counter()
-            other = [k for k in KINDS if k != kind]
-            train_seqs = [without_spans(seqs[v.video], [s for o in other for s in spans_of(train_gt, v.video, o)])
-                          if cfg.exclude_other else seqs[v.video] for v in train_v]
-            model, meta = entry.fit(train_seqs,
-                                    [spans_of(train_gt, v.video, kind) for v in train_v], cfg,
-                                    seed + KINDS.index(kind), kind, progress)
+            model, meta = fit_kind(spotter, data, seqs, test_subject, cfg, kind, progress=progress)
             fit_s = time.perf_counter() - t0
             meta["exclude_other"] = bool(cfg.exclude_other)
             metas[kind] = meta
@@ -238,6 +232,26 @@ def train_fold(spotter: str, data: SpotData, seqs: dict, test_subject: str, cfg:
             rows += [(video, iv.onset, iv.offset, kind, iv.score, subject_of[video]) for iv in ivs]
     pred = pd.DataFrame(rows, columns=["video", "onset", "offset", "type", "score", "subject"])
     return ckpt, pred, info
+
+
+def fit_kind(spotter: str, data: SpotData, seqs: dict, test_subject: str, cfg: SpotTrainConfig, kind: str,
+             seed: int | None = None, progress=None, on_epoch=None):
+    """One fold's model of one type, trained on every video but the test subject's; returns (model, meta).
+
+    ``seed`` None: the fold's own (from ``cfg.seed`` and the subject, as LOSO trains it). ``on_epoch``: snapshots
+    of the model while it trains (``spotting.loop.train_epochs``), for budget curves.
+    """
+    entry = _trainable(spotter)
+    train_v = [v for v in data.videos if v.subject != test_subject]
+    train_gt = data.gt[data.gt["subject"] != test_subject]
+    other = [k for k in KINDS if k != kind]
+    train_seqs = [without_spans(seqs[v.video], [s for o in other for s in spans_of(train_gt, v.video, o)])
+                  if cfg.exclude_other else seqs[v.video] for v in train_v]
+    if seed is None:  # depends on (seed, subject) only: folds run in any order
+        seed = fold_seed(cfg.seed, test_subject) + KINDS.index(kind)
+    snapshots = {} if on_epoch is None else {"on_epoch": on_epoch}  # the fit interface, plus snapshots when asked
+    return entry.fit(train_seqs, [spans_of(train_gt, v.video, kind) for v in train_v], cfg, seed, kind, progress,
+                     **snapshots)
 
 
 def without_spans(seq, spans: list[tuple[int, int]]):
