@@ -130,6 +130,8 @@ def timing_table(df: pd.DataFrame) -> list[dict]:
 
         rows.append({"dataset": ds, "type": kind, "n": len(g), "rise_s_p10_50_90": q("rise_s"),
                      "fall_s_p10_50_90": q("fall_s"), "total_s_p10_50_90": q("total_s"),
+                     "rise_s_max": round(float(g.rise_s.max()), 3),
+                     "rise_over_4s": int((g.rise_s > 4.0).sum()),  # the macro reading's max_rise_s
                      "apex_fraction_mean_sd": [round(float((g.rise_s / g.total_s).mean()), 3),
                                                round(float((g.rise_s / g.total_s).std()), 3)]})
     return rows
@@ -210,13 +212,15 @@ def markdown(result: dict) -> str:
               f"Composite flow images ({result['composite']['n']}): share of the face above ½ max, quartiles "
               f"{[round(x, 3) for x in result['composite']['area_half_max_quartiles']]}.", "",
               "## Timing (seconds, p10 / median / p90)", "",
-              "| dataset | type | n | onset→apex | apex→offset | onset→offset | apex fraction mean ± sd |",
-              "|---|---|---|---|---|---|---|"]
+              "| dataset | type | n | onset→apex | apex→offset | onset→offset | apex fraction mean ± sd | "
+              "onset→apex max | onset→apex > 4 s |",
+              "|---|---|---|---|---|---|---|---|---|"]
     for r in result["timing"]:
         f = lambda v: " / ".join(f"{x:.3f}" for x in v)  # noqa: E731
         lines.append(f"| {r['dataset']} | {r['type']} | {r['n']} | {f(r['rise_s_p10_50_90'])} | "
                      f"{f(r['fall_s_p10_50_90'])} | {f(r['total_s_p10_50_90'])} | "
-                     f"{r['apex_fraction_mean_sd'][0]} ± {r['apex_fraction_mean_sd'][1]} |")
+                     f"{r['apex_fraction_mean_sd'][0]} ± {r['apex_fraction_mean_sd'][1]} | "
+                     f"{r['rise_s_max']:.3f} | {r['rise_over_4s']} ({r['rise_over_4s'] / r['n']:.1%}) |")
     lines += ["", "## Regions moved by real MEs (from the AU codes)", "",
               "| dataset | MEs with AUs | brow | eyelid | nose | mouth | eyelid only |", "|---|---|---|---|---|---|---|"]
     for r in [*result["regions"], result["synth_regions"]]:

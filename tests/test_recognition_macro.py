@@ -20,6 +20,7 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 FPS = 23.976
 CRY = (0, 56)
 LAUGH = (244, 320)
+JOINED = (160, 338)  # one interval from the look-up with a hand over the mouth to the laugh (mirrored, analyze)
 
 
 def test_reference_and_apex_frames_scale_with_fps():
@@ -33,6 +34,17 @@ def test_reference_and_apex_frames_scale_with_fps():
         reference_candidates(10, 0.0)
 
 
+def test_reference_is_searched_at_most_max_rise_before_the_apex():
+    cfg = MacroConfig(lookback_s=0.5, max_rise_s=4.0, step_s=0.1)
+    # onset 10, apex 200 at 20 fps: 9.5 s apart, so the search ends at apex - 4 s = frame 120
+    assert reference_candidates(10, 20.0, cfg, apex=200) == [110, 112, 114, 116, 118, 120]
+    # an onset within 4 s of the apex is searched as before, and never after the onset
+    assert reference_candidates(100, 20.0, cfg, apex=150) == reference_candidates(100, 20.0, cfg)
+    assert reference_candidates(100, 20.0, cfg, apex=180) == reference_candidates(100, 20.0, cfg)
+    # the previous expression still bounds it
+    assert reference_candidates(10, 20.0, cfg, not_before=115, apex=200) == [116, 118, 120]
+
+
 @pytest.fixture(scope="module")
 def clip():
     import cv2
@@ -40,13 +52,13 @@ def clip():
     path = shared_path("video", "WolfgangLanger_Pexels.mp4")
     cap = cv2.VideoCapture(str(path))
     frames = {}
-    for i in range(LAUGH[1] + 12):
+    for i in range(JOINED[1] + 12):
         ok, img = cap.read()
         if not ok:
             break
         frames[i] = img
     cap.release()
-    assert len(frames) == LAUGH[1] + 12
+    assert len(frames) == JOINED[1] + 12
     return frames
 
 
@@ -73,6 +85,21 @@ def test_real_clip_macro_readings_are_stable(clip, which, expected):
         assert rec.confidence > 0.6, (name, rec.probabilities)
         assert abs(sum(rec.probabilities.values()) - 1) < 1e-4
         assert read.reference <= onset // k and len(read.apex_frames) == 5
+
+
+def test_an_interval_joining_two_expressions_is_read_from_the_face_before_its_apex(clip):
+    """Regression check (the interval is the one ``analyze`` spots on the mirrored clip): searched before the
+    onset, the reference is the end of the crying and the laugh read negative; searched before apex - 4 s it is
+    the face between the hand leaving the mouth and the laugh, in every variant."""
+    from microexp.face.landmarks import LandmarkDetector
+
+    det = LandmarkDetector()
+    onset, apex = JOINED
+    for name, frames, k, fps in _variants(clip):
+        read = recognize_macro(frames, onset // k, apex // k, fps, not_before=(onset - 1) // k, detector=det)
+        assert read is not None, name
+        assert read.reference * k >= apex - round(4.0 * FPS) - round(0.5 * FPS), name
+        assert read.recognition.emotion == "positive", (name, read.recognition.probabilities)
 
 
 def test_reference_search_never_reaches_into_the_previous_expression():

@@ -108,8 +108,9 @@ class IntervalReader:
     """The emotion of each spotted interval, one interval at a time, in order (``analyze``, ``watch --recognize``).
 
     Micro-expressions: the recogniser on the onset and apex frames, aligned with one similarity transform from
-    the face track's landmarks at the onset. Macro-expressions: the macro path (``recognition/macro.py``:
-    a reference face before the onset, never reaching back into the previous interval; apex frames averaged).
+    the face track's landmarks at the onset. Macro-expressions: the macro path (``recognition/macro.py``: a
+    reference face before the onset, or before apex - 4 s when the onset lies further back, never reaching back
+    into the previous interval; apex frames averaged).
     ``keep()`` says which frames to hold while spotting; ``read`` takes one interval with them.
     """
 

@@ -6,11 +6,14 @@ was spotted at a frame that was already laughing; the flow onset->apex then saw 
 expression yet. This is a **heuristic** built around the shipped micro-expression recogniser (no model was
 trained on macro-expressions; we hold no macro-expression data we could name and train on):
 
-1. Reference: among frames in ``[onset - lookback_s, onset]`` (never before ``not_before``, e.g. the end of the
-   previous spotted expression), sampled every ``step_s``, take the face whose expressive landmarks (brows,
-   eyes, mouth), after a similarity fit on rigid points (nose ridge, eye corners), lie farthest from the apex
-   face. Shape distances are in inter-ocular units, so the choice does not depend on image size, mirroring or
-   frame rate.
+1. Reference: among frames in ``[a - lookback_s, a]`` with ``a = max(onset, apex - max_rise_s)`` (never before
+   ``not_before``, e.g. the end of the previous spotted expression), sampled every ``step_s``, take the face
+   whose expressive landmarks (brows, eyes, mouth), after a similarity fit on rigid points (nose ridge, eye
+   corners), lie farthest from the apex face. ``a`` is the onset unless the spotted onset lies more than
+   ``max_rise_s`` before the apex: on never-neutral footage one spotted interval can join several expressions,
+   and the expression at the apex began at most ``max_rise_s`` earlier (onset->apex exceeds 4 s in none of the
+   252 CAS(ME)^2 macro-expressions and in 16 of 339 SAMM-LV ones, ``benchmarks/measure_real_me.py``). Shape
+   distances are in inter-ocular units, so the choice does not depend on image size, mirroring or frame rate.
 2. One crop transform from the reference face for every frame (as the micro path: the flow must see the face
    move, not the crop).
 3. Probabilities averaged over apex frames ``apex ± apex_span_s`` and over the mirrored pair (the recogniser is
@@ -42,6 +45,7 @@ class MacroConfig:
     """Search window for the reference face and the apex frames averaged (all in seconds)."""
 
     lookback_s: float = 0.5
+    max_rise_s: float = 4.0  # the reference is searched at most this long (+ lookback_s) before the apex
     step_s: float = 0.1
     apex_span_s: float = 0.2
     crop: int = 128
@@ -57,13 +61,22 @@ class MacroReading:
     shape_distance: float  # reference-to-apex landmark distance, inter-ocular units
 
 
-def reference_candidates(onset: int, fps: float, cfg: MacroConfig = MacroConfig(), not_before: int = 0) -> list[int]:
-    """Frame indices searched for the reference face, onset included, newest last."""
+def reference_anchor(onset: int, apex: int | None, fps: float, cfg: MacroConfig = MacroConfig()) -> int:
+    """Newest frame searched for the reference: the onset, or ``apex - max_rise_s`` when the onset lies further
+    back."""
+    return onset if apex is None else max(onset, apex - round(cfg.max_rise_s * fps))
+
+
+def reference_candidates(onset: int, fps: float, cfg: MacroConfig = MacroConfig(), not_before: int = 0,
+                         apex: int | None = None) -> list[int]:
+    """Frame indices searched for the reference face, the anchor (:func:`reference_anchor`) included, newest
+    last."""
     if fps <= 0:
         raise InputError(f"fps must be positive, got {fps}")
     step = max(1, round(cfg.step_s * fps))
-    lo = max(0, not_before, onset - round(cfg.lookback_s * fps))
-    return sorted(set(range(onset, lo - 1, -step)))
+    anchor = reference_anchor(onset, apex, fps, cfg)
+    lo = max(0, not_before, anchor - round(cfg.lookback_s * fps))
+    return sorted(set(range(anchor, lo - 1, -step)))
 
 
 def apex_frames(apex: int, fps: float, cfg: MacroConfig = MacroConfig(), last: int | None = None) -> list[int]:
@@ -90,7 +103,8 @@ def on_grid(indices, grid, lo: int = 0, hi: int | None = None) -> list[int]:
 def wanted_frames(onset: int, apex: int, fps: float, cfg: MacroConfig = MacroConfig(), not_before: int = 0,
                   last: int | None = None, grid=None) -> set[int]:
     """Every frame the macro path reads for one interval (to decode or keep them in one pass)."""
-    refs = on_grid(reference_candidates(onset, fps, cfg, not_before), grid, not_before, onset)
+    refs = on_grid(reference_candidates(onset, fps, cfg, not_before, apex), grid, not_before,
+                   reference_anchor(onset, apex, fps, cfg))
     return set(refs) | set(on_grid(apex_frames(apex, fps, cfg, last), grid, 0, last))
 
 
@@ -138,7 +152,8 @@ def recognize_macro(frames: Mapping[int, np.ndarray], onset: int, apex: int, fps
     if lm_apex is None:
         return None
     best = None
-    for i in on_grid(reference_candidates(onset, fps, cfg, not_before), grid, not_before, onset):
+    for i in on_grid(reference_candidates(onset, fps, cfg, not_before, apex), grid, not_before,
+                     reference_anchor(onset, apex, fps, cfg)):
         if i not in frames or i == apex:
             continue
         lm = landmarks_of(i, _gray(frames[i]))
