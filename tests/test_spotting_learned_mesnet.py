@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -72,6 +74,13 @@ def test_tiny_fit_finds_events_and_checkpoint_round_trip():
     assert len(hits) == 2
     curve = mesnet.frame_curve(model, seqs[2])
     assert curve.shape == (200,)
+    # no face on 90-130 (the event 100-107 included): no interval touches those frames, the curve is 0 there
+    hidden = dataclasses.replace(seqs[2], face=np.r_[np.ones(90, bool), np.zeros(41, bool), np.ones(69, bool)])
+    kept = mesnet.spot_sequence(model, hidden, "me", meta["threshold"])
+    assert not any(iv.onset <= 130 and 90 <= iv.offset for iv in kept)
+    assert any(iv.onset <= 100 and 107 <= iv.offset for iv in found)  # without the mask it was found
+    assert {iv for iv in found if iv.offset < 90 or iv.onset > 130} <= set(kept)  # the rest stays
+    assert (mesnet.frame_curve(model, hidden)[90:131] == 0).all()
     again, m2 = mesnet.SPOTTER.unpack(mesnet.SPOTTER.pack(model, meta))
     assert m2["threshold"] == meta["threshold"]
     assert mesnet.spot_sequence(again, seqs[2], "me", meta["threshold"]) == found

@@ -331,10 +331,14 @@ def _choose_threshold(model: MESNet, seqs, spans, train_cfg) -> float:
 
 @torch.no_grad()
 def detect(model: MESNet, seq) -> list[tuple[float, float, float]]:
-    """All CRN-refined clips of a video before thresholding: (onset, offset, p_ME) in native frames."""
+    """All CRN-refined clips of a video before thresholding: (onset, offset, p_ME) in native frames.
+
+    Only clips with a face on every frame: where no face was found the crops are blank, and an expression
+    nobody can see is no answer (a face that appears after 3 s gave 25 "expressions" before)."""
     model.eval()
     cfg = model.cfg
     n_work = (seq.n_frames + cfg.subsample - 1) // cfg.subsample
+    face = np.asarray(seq.face, bool)
     out = []
     for st in window_starts(n_work, cfg.window, cfg.stride):
         x, valid = _window_frames(seq, st, cfg)
@@ -349,7 +353,7 @@ def detect(model: MESNet, seq) -> list[tuple[float, float, float]]:
             on = int(round((a + st) * cfg.subsample))
             off = int(round((b + st + 1) * cfg.subsample - 1))
             on, off = max(0, on), min(seq.n_frames - 1, off)
-            if off > on:
+            if off > on and face[on:off + 1].all():
                 out.append((on, off, float(p)))
     return out
 
@@ -369,7 +373,7 @@ def spot_sequence(model: MESNet, seq, kind: str, threshold: float) -> list[Inter
 
 @torch.no_grad()
 def frame_curve(model: MESNet, seq) -> np.ndarray:
-    """Per native frame: the highest CPN probability of any clip centred there (for plots)."""
+    """Per native frame: the highest CPN probability of any clip centred there (for plots); 0 without a face."""
     cfg = model.cfg
     n_work = (seq.n_frames + cfg.subsample - 1) // cfg.subsample
     curve = np.zeros(n_work)
@@ -377,7 +381,7 @@ def frame_curve(model: MESNet, seq) -> np.ndarray:
         x, valid = _window_frames(seq, st, cfg)
         p = torch.sigmoid(model.proposals_logits(model.features(x[None]))[0]).max(dim=0).values.numpy()
         curve[st:st + valid] = np.maximum(curve[st:st + valid], p[:valid])
-    return np.repeat(curve, cfg.subsample)[: seq.n_frames]
+    return np.where(np.asarray(seq.face, bool), np.repeat(curve, cfg.subsample)[: seq.n_frames], 0.0)
 
 
 # ---------------------------------------------------------------------------------------------------------
