@@ -125,3 +125,20 @@ def test_absolute_tests_keep_real_peaks():
     peaks = spot_curve(s, 4, 0.6, floor=0.5, min_contrast=5.0)
     assert [p.apex for p in peaks] == pytest.approx([105, 205], abs=3)
     assert curve_threshold(window_mean(s, 4), 0.6, floor=0.5, min_contrast=5.0) >= 0.5
+
+
+def test_refcnn3d_intervals_stay_inside_the_face_run_around_their_apex():
+    """The span [40, 52] around 46; no face on 0..43 cuts its onset to 44, no face at the apex drops it."""
+    from microexp.spotting.refcnn3d import curve_intervals
+
+    s = np.zeros(120)
+    s[40:53] = 1.0
+    meta = {"k": 6, "p": 0.5, "floor": None, "min_contrast": None}
+    face = np.ones(120, bool)
+    assert [(iv.onset, iv.apex, iv.offset) for iv in curve_intervals(s, meta, "me", 120, face)] == [(40, 46, 52)]
+    face[:44] = False
+    assert [(iv.onset, iv.apex, iv.offset) for iv in curve_intervals(s, meta, "me", 120, face)] == [(44, 46, 52)]
+    face[50] = False
+    assert [(iv.onset, iv.apex, iv.offset) for iv in curve_intervals(s, meta, "me", 120, face)] == [(44, 46, 49)]
+    face[46] = False
+    assert curve_intervals(s, meta, "me", 120, face) == []

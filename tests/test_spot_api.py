@@ -152,6 +152,22 @@ def test_analyze_with_a_learned_spotter(spotter, clip, weights, synth_suite, tmp
     assert (out / "report.html").is_file() and (out / "spot.png").is_file()
 
 
+@pytest.mark.parametrize("spotter", ["refcnn3d", "mesnet"])
+def test_learned_spotters_say_nothing_where_there_is_no_face(spotter, weights, tmp_path, monkeypatch):
+    """Real HEVC clip whose face appears after 3.3 s: no interval may touch a frame without a face (MESNet once
+    returned 25 micro-expressions there)."""
+    import microexp
+
+    paths, _ = weights
+    res = microexp.analyze(shared_path("video", "noface_face.mov"), spotter=spotter, weights=paths[spotter],
+                           cache_dir=tmp_path / "cache")
+    gaps = res.no_face_ranges()
+    assert gaps and gaps[0][0] == 0 and gaps[0][1] > 60, gaps
+    for e in res.expressions:
+        iv = e.interval
+        assert not any(iv.onset <= b and a <= iv.offset for a, b in gaps), (iv, gaps)
+
+
 def test_library_analyze_with_a_learned_spotter(weights, synth_suite):
     import microexp
 

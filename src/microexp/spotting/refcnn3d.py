@@ -330,7 +330,7 @@ def choose_p(model: RefCNN3D, meta: dict, seqs: list, spans: list, kind: str, gr
     scores = {}
     for p in grid:
         rows = [(str(i), iv.onset, iv.offset, kind) for i, (c, seq) in enumerate(zip(curves, seqs, strict=True))
-                for iv in curve_intervals(c, {**meta, "p": float(p)}, kind, seq.n_frames)]
+                for iv in curve_intervals(c, {**meta, "p": float(p)}, kind, seq.n_frames, np.asarray(seq.face, bool))]
         pred = pd.DataFrame(rows, columns=["video", "onset", "offset", "type"])
         scores[float(p)] = float(evaluate(gt, pred, semantics, types=(kind,))
                                  .table.loc[kind, "f1"]) if len(gt) else 0.0
@@ -352,13 +352,27 @@ def refcnn3d_curve(model: RefCNN3D, seq, objective: str = "mse") -> np.ndarray:
     return s
 
 
-def curve_intervals(curve: np.ndarray, meta: dict, kind: str, n_frames: int) -> list:
+def curve_intervals(curve: np.ndarray, meta: dict, kind: str, n_frames: int, face: np.ndarray | None = None) -> list:
+    """Peaks to intervals (apex ± k); with ``face``, each interval is cut to the run of face frames around its
+    apex: a peak just after the face appears would otherwise reach back into frames where nobody is seen."""
     from microexp.records import Interval
     from microexp.spotting.postprocess import spot_curve
 
-    return [Interval(pk.onset, pk.apex, pk.offset, kind, pk.score)
-            for pk in spot_curve(curve, meta["k"], meta["p"], n_frames=n_frames, floor=meta.get("floor"),
-                                 min_contrast=meta.get("min_contrast"))]
+    out = []
+    for pk in spot_curve(curve, meta["k"], meta["p"], n_frames=n_frames, floor=meta.get("floor"),
+                         min_contrast=meta.get("min_contrast")):
+        on, off = pk.onset, pk.offset
+        if face is not None:
+            if not face[pk.apex]:
+                continue
+            while on < pk.apex and not face[on:pk.apex + 1].all():
+                on += 1
+            while off > pk.apex and not face[pk.apex:off + 1].all():
+                off -= 1
+            if off <= on:
+                continue
+        out.append(Interval(on, pk.apex, off, kind, pk.score))
+    return out
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -385,7 +399,8 @@ def _unpack(m: dict, fps_scale: float = 1.0) -> tuple[RefCNN3D, dict]:
 
 
 def _detect(model: RefCNN3D, meta: dict, seq, kind: str) -> list:
-    return curve_intervals(refcnn3d_curve(model, seq, meta["objective"]), meta, kind, seq.n_frames)
+    return curve_intervals(refcnn3d_curve(model, seq, meta["objective"]), meta, kind, seq.n_frames,
+                           np.asarray(seq.face, bool))
 
 
 def _score(model: RefCNN3D, meta: dict, seq, kind: str):
@@ -401,7 +416,7 @@ def _score(model: RefCNN3D, meta: dict, seq, kind: str):
     full[k:k + sm.size] = sm[: max(0, n - k)]
     base = float(np.nanmin(full)) if np.isfinite(full).any() else 0.0
     scaled = np.nan_to_num((full - base) / max(thr - base, 1e-9), nan=0.0)
-    return KindScore(curve_intervals(curve, meta, kind, n), curve, scaled)
+    return KindScore(curve_intervals(curve, meta, kind, n, np.asarray(seq.face, bool)), curve, scaled)
 
 
 def _spotter():
