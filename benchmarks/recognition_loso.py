@@ -206,10 +206,12 @@ def fold_logs(work: Path, name: str, index):
         r = json.loads(f.read_text())
         r = r.get("result", r)  # the fold store's file: {fingerprint, key, result}
         lasts = r.get("pred_last", r["pred"])
-        for i, p, q in zip(r["rows"], r["pred"], lasts, strict=True):
+        probas = r.get("proba_last") or [None] * len(r["rows"])
+        for i, p, q, pr in zip(r["rows"], r["pred"], lasts, probas, strict=True):
             rows.append({"subject": r["test_subject"], "row": i, "dataset": index.at[i, "dataset"],
                          "true": CLASSES[int(index.at[i, "label"])], "pred": CLASSES[p], "last": CLASSES[q],
-                         "cpu": r.get("cpu_seconds", r["seconds"]), "wall": r["seconds"]})
+                         "cpu": r.get("cpu_seconds", r["seconds"]), "wall": r["seconds"],
+                         **({f"pl_{c}": float(v) for c, v in zip(CLASSES, pr, strict=True)} if pr else {})})
     return [f.stem for f in folds], pd.DataFrame(rows).set_index("row").sort_index()
 
 
@@ -298,13 +300,22 @@ def loso_section(work: Path, previous: str | None = None) -> tuple[list[str], li
         L.append(line)
         rows.append(json_row(vote_log, "vote", "vote", "+".join(ENSEMBLE), "majority vote, ties -> ststnet",
                              "last", 68))
+        mean = mean_probability(logs)
+        if mean is not None:
+            L.append(f"| mean probability of {', '.join(ENSEMBLE)} | **last** | 68 | "
+                     + " | ".join(metrics_cells(mean, "mean")) + " | (sum of the three) | the three last-epoch "
+                     "softmax outputs averaged, highest mean wins |")
+            rows.append(json_row(mean, "mean", "mean-probability", "+".join(ENSEMBLE),
+                                 "mean of the three last-epoch probabilities", "last", 68))
     else:
         L.append("| vote of " + ", ".join(ENSEMBLE) + " | last | not run | | | | | | | needs all three full runs |")
     L += ["", "The **last** rows are each fold's model after the fixed epoch budget; nothing about the held-out "
           "subject is used. The ORACLE rows come from the same training runs (`--select oracle` also records "
           "the last epoch's predictions), so the difference between the two rows is exactly what picking the "
           "epoch on the test subject adds. The vote row combines the three models' last-epoch predictions by "
-          "majority, ties going to STSTNet (the rule was fixed before any of the runs finished).", ""]
+          "majority, ties going to STSTNet (the rule was fixed before any of the runs finished); the mean-"
+          "probability row averages their last-epoch softmax outputs (fixed before the rerun that stored them "
+          "finished; `microexp ensemble` does the same for run folders).", ""]
     L.append(identity_note(work, index))
     L += ["", "### CPU time of a full 68-fold LOSO", "",
           "Sum over folds of the process CPU time of one fold (one torch thread per fold, as `microexp loso "
@@ -346,6 +357,17 @@ def ensemble_row(logs: dict) -> str:
     log = base.assign(vote=votes.apply(vote, axis=1))
     return (f"| vote of {', '.join(ENSEMBLE)} | **last** | 68 | " + " | ".join(metrics_cells(log, "vote"))
             + " | (sum of the three) | majority of the three last-epoch predictions, ties -> ststnet |"), log
+
+
+def mean_probability(logs: dict):
+    """The ENSEMBLE runs' last-epoch probabilities averaged per sample (None when a run did not store them)."""
+    from microexp.recognition.data import CLASSES
+
+    cols = [f"pl_{c}" for c in CLASSES]
+    if not all(set(cols) <= set(logs[k].columns) and logs[k][cols].notna().all().all() for k in ENSEMBLE):
+        return None
+    mean = sum(logs[k][cols].to_numpy() for k in ENSEMBLE) / len(ENSEMBLE)
+    return logs[ENSEMBLE[0]].assign(mean=[CLASSES[int(i)] for i in mean.argmax(1)])
 
 
 def identity_note(work: Path, index) -> str:
