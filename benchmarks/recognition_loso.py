@@ -264,7 +264,7 @@ def loso_section(work: Path, previous: str | None = None) -> tuple[list[str], li
          "| 68-fold CPU s | note |", "|---|---|---|---|---|---|---|---|---|---|"]
     logs, cost = {}, []
     for name, model, select, tover, _mover, subjects, note, _seed in RUNS:
-        if subjects is not None:
+        if subjects is not None or name not in ENSEMBLE:  # the record's runs have their own section
             continue
         got = fold_logs(work, name, index)
         if got is None:
