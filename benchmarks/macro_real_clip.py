@@ -2,10 +2,13 @@
 
 Prints the reading of the macro path (``microexp.recognition.macro``) for onset/apex frames picked by looking
 (crying 0 -> 56, laugh 244 -> 320), on the clip as it is, mirrored, at half size and at half the frame rate,
-plus the plain onset->apex reading of the same frames; ``--analyze`` also runs ``microexp.analyze`` on the clip
-and prints every spotted interval with its reading. Numbers quoted in docs/recognition.md come from here.
+plus the plain onset->apex reading of the same frames; ``--joined`` also reads one interval that joins the
+look-up with a hand over the mouth to the laugh (onset 160, as the spotter returns it on the mirrored clip; apex
+300, 310, 326 or 338) with the reference searched at most ``max_rise_s`` = 1, 2, 3, 4 s (the default) before the
+apex, or before the onset as it was; ``--analyze`` also runs ``microexp.analyze`` on the clip and prints every
+spotted interval with its reading. Numbers quoted in docs/recognition.md come from here.
 
-    python benchmarks/macro_real_clip.py [--analyze]
+    python benchmarks/macro_real_clip.py [--joined] [--analyze]
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ def main() -> None:
         sys.exit(f"clip not found: {CLIP}")
     cap = cv2.VideoCapture(str(CLIP))
     frames = {}
-    for i in range(340):
+    for i in range(350):
         ok, img = cap.read()
         if not ok:
             break
@@ -56,6 +59,8 @@ def main() -> None:
             r = read.recognition
             print(f"| {name} | {on}->{ap} | {vname} | {plain.emotion} {plain.confidence:.2f} | "
                   f"{r.emotion} {r.confidence:.2f} | {read.reference * k} |")
+    if "--joined" in sys.argv:
+        joined(variants, det)
     if "--analyze" in sys.argv:
         from microexp.pipeline import analyze
 
@@ -65,6 +70,25 @@ def main() -> None:
             iv = e.interval
             print(f"| {iv.onset} | {iv.apex} | {iv.offset} | {iv.kind} | {e.emotion} "
                   f"{e.probabilities.get(e.emotion, 0):.2f} |")
+
+
+
+def joined(variants: dict, det) -> None:
+    """One interval from 160 (hand over the mouth) to an apex in the laugh, read with each ``max_rise_s``."""
+    from microexp.recognition.macro import MacroConfig, recognize_macro
+
+    rises = {"before the onset": 1e9, "1 s": 1.0, "2 s": 2.0, "3 s": 3.0, "4 s (default)": 4.0}
+    print("\n| interval | variant | " + " | ".join(f"max_rise_s {r}" for r in rises) + " |")
+    print("|---|---|" + "---|" * len(rises))
+    for apex in (300, 310, 326, 338):
+        for vname, (fr, k, fps) in variants.items():
+            cells = []
+            for rise in rises.values():
+                read = recognize_macro(fr, 160 // k, apex // k, fps, cfg=MacroConfig(max_rise_s=rise),
+                                       not_before=159 // k, detector=det)
+                r = read.recognition
+                cells.append(f"{r.emotion} {r.confidence:.2f} (ref {read.reference * k})")
+            print(f"| 160 -> {apex} | {vname} | " + " | ".join(cells) + " |")
 
 
 if __name__ == "__main__":
