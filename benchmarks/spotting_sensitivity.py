@@ -64,13 +64,11 @@ def real_clips() -> list[Path]:
 
 def _spot(video: Path, spotter: str, weights: dict[str, str]):
     """Intervals and the per-frame face mask, from the training-free spotter or a learned one."""
-    if spotter in weights:
-        from microexp.spotting.learned import spot_with_model
-
-        res = spot_with_model(video, model=spotter, weights=weights[spotter])
-        return res.intervals, None
     from microexp.spotting.api import spot_video
 
+    if spotter in weights:  # crops go to $MICROEXP_CACHE (main() points it into --workdir)
+        res = spot_video(video, spotter=spotter, weights=weights[spotter])
+        return res.intervals, None
     res = spot_video(video, preset=spotter)
     return res.intervals, res.face_mask()
 
@@ -306,7 +304,9 @@ def main() -> None:
     ap.add_argument("--synth", type=int, default=SYNTH_BACKGROUNDS, help="synthetic background clips")
     ap.add_argument("--workdir", type=Path, default=Path.home() / ".cache" / "microexp" / "spotting_sensitivity")
     ap.add_argument("--record", action="store_true", help="write benchmarks/results/spotting_sensitivity.*")
+    ap.add_argument("--out", default=RESULTS.name, help="results name under benchmarks/results with --record")
     args = ap.parse_args()
+    results = RESULTS.with_name(args.out)
     from microexp.spotting.offd import PRESETS
 
     weights = dict(w.split("=", 1) for w in args.weights)
@@ -316,6 +316,7 @@ def main() -> None:
         sys.exit(f"needs the real motion pair {MOTION} (set MICROEXP_SHARED)")
     work = args.workdir
     work.mkdir(parents=True, exist_ok=True)
+    os.environ["MICROEXP_CACHE"] = str(work / "cache")  # learned spotters' crops of the planted clips
     t0 = time.time()
     jobs = [("real", str(p), str(work / f"bg_{p.stem}.mp4")) for p in real_clips()]
     if (SHARED / "video" / NEUTRAL_SOURCE).is_file():
@@ -356,10 +357,10 @@ def main() -> None:
     if args.record:
         from microexp.io.atomic import write_json, write_text
 
-        write_json(RESULTS.with_suffix(".json"), {**summary, "_meta": meta, "_planted": planted})
-        write_text(RESULTS.with_suffix(".md"), md)
-        plot(summary, RESULTS.with_suffix(".png"))
-        print(f"wrote {RESULTS}.{{md,json,png}}")
+        write_json(results.with_suffix(".json"), {**summary, "_meta": meta, "_planted": planted})
+        write_text(results.with_suffix(".md"), md.replace("(spotting_sensitivity.png)", f"({results.name}.png)"))
+        plot(summary, results.with_suffix(".png"))
+        print(f"wrote {results}.{{md,json,png}}")
     else:
         print(json.dumps({s: {k: e[k] for k in ("a50_me", "a50_mae", "fp_per_min")} for s, e in summary.items()}))
 
