@@ -68,7 +68,7 @@ def _spot(video: Path, spotter: str, weights: dict[str, str]):
 
     if spotter in weights:  # crops go to $MICROEXP_CACHE (main() points it into --workdir)
         res = spot_video(video, spotter=spotter, weights=weights[spotter])
-        return res.intervals, None
+        return res.intervals, res.face_mask()
     res = spot_video(video, preset=spotter)
     return res.intervals, res.face_mask()
 
