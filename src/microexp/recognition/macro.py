@@ -11,9 +11,10 @@ trained on macro-expressions; we hold no macro-expression data we could name and
    whose expressive landmarks (brows, eyes, mouth), after a similarity fit on rigid points (nose ridge, eye
    corners), lie farthest from the apex face. ``a`` is the onset unless the spotted onset lies more than
    ``max_rise_s`` before the apex: on never-neutral footage one spotted interval can join several expressions,
-   and the expression at the apex almost always began at most ``max_rise_s`` earlier (onset->apex exceeds 4 s in none of the
-   252 CAS(ME)^2 macro-expressions and in 16 of 339 SAMM-LV ones, ``benchmarks/measure_real_me.py``). Shape
-   distances are in inter-ocular units, so the choice does not depend on image size, mirroring or frame rate.
+   and the expression at the apex almost always began at most ``max_rise_s`` earlier (onset->apex exceeds 4 s
+   in none of the 252 CAS(ME)^2 macro-expressions and in 16 of 339 SAMM-LV ones,
+   ``benchmarks/measure_real_me.py``). Shape distances are in inter-ocular units, so the choice does not depend
+   on image size, mirroring or frame rate.
 2. One crop transform from the reference face for every frame (as the micro path: the flow must see the face
    move, not the crop).
 3. Probabilities averaged over apex frames ``apex ± apex_span_s`` and over the mirrored pair (the recogniser is
