@@ -309,7 +309,12 @@ def main() -> None:
     results = RESULTS.with_name(args.out)
     from microexp.spotting.offd import PRESETS
 
+    if any("=" not in w for w in args.weights):
+        sys.exit(f"--weights takes NAME=PATH, got {args.weights}")
     weights = dict(w.split("=", 1) for w in args.weights)
+    for name, path in weights.items():
+        if not Path(path).is_file():
+            sys.exit(f"{path}: no such weights file (--weights {name}=...)")
     spotters = list(args.spotters or PRESETS) + list(weights)
     grid = GRIDS[args.grid]
     if not MOTION.is_file():

@@ -150,6 +150,10 @@ def test_analyze_with_a_learned_spotter(spotter, clip, weights, synth_suite, tmp
     z = np.load(out / "scores.npz")
     assert z["score"].shape == (v["frames"],) and list(z["channels"]) == ["me"]
     assert (out / "report.html").is_file() and (out / "spot.png").is_file()
+    from microexp.report.write import CURVE_WHAT
+
+    page = (out / "report.html").read_text()  # the caption says what this spotter's curve is, not OF-FD's
+    assert CURVE_WHAT[spotter].replace("'", "&#39;") in page and CURVE_WHAT["offd"] not in page
 
 
 @pytest.mark.parametrize("spotter", ["refcnn3d", "mesnet"])

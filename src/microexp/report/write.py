@@ -58,6 +58,13 @@ def _png_b64(img: np.ndarray) -> str:
     return base64.b64encode(buf.tobytes()).decode("ascii") if ok else ""
 
 
+CURVE_WHAT = {  # what the plotted score is, per spotter (the report's caption)
+    "offd": "the strongest ROI displacement relative to its local floor",
+    "refcnn3d": "the model's score of each frame against its reference frames t ± k, smoothed over 2k frames",
+    "mesnet": "the highest clip-proposal probability of any clip covering the frame",
+}
+
+
 def render_report(result, name: str, plot_png: bytes, truth=None) -> str:
     from jinja2 import Environment, PackageLoader, select_autoescape
 
@@ -72,7 +79,8 @@ def render_report(result, name: str, plot_png: bytes, truth=None) -> str:
                       "thumbs": [_png_b64(t) for t in (th.onset, th.apex, th.offset)] if th else None})
     no_face = result.no_face_ranges()
     times = result.frame_times()
-    return tpl.render(
+    spotter = getattr(getattr(result, "spot", None), "spotter", "offd")
+    return tpl.render(curve_what=CURVE_WHAT.get(spotter, CURVE_WHAT["offd"]),
         video=name, n_frames=result.n_frames, fps=result.fps, duration=float(times[-1]) if len(times) else 0.0,
         face_frames=result.face_frames, expressions=exprs, n_me=int((table.type == "me").sum()),
         n_mae=int((table.type == "mae").sum()), plot_png=base64.b64encode(plot_png).decode("ascii"),

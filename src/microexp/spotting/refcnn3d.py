@@ -365,10 +365,11 @@ def curve_intervals(curve: np.ndarray, meta: dict, kind: str, n_frames: int, fac
         if face is not None:
             if not face[pk.apex]:
                 continue
-            while on < pk.apex and not face[on:pk.apex + 1].all():
-                on += 1
-            while off > pk.apex and not face[pk.apex:off + 1].all():
-                off -= 1
+            on, off = pk.apex, pk.apex  # walk out from the apex while the face is there
+            while on > pk.onset and face[on - 1]:
+                on -= 1
+            while off < pk.offset and face[off + 1]:
+                off += 1
             if off <= on:
                 continue
         out.append(Interval(on, pk.apex, off, kind, pk.score))
