@@ -14,7 +14,9 @@ run's CPU seconds, ``*_cpu_s``): ``decode_s`` (decode-only),
 
 ``--stages`` adds what bounds each stage: CPU milliseconds per measured frame of each step of OF-FD's
 measurement on one thread (warp, head-motion LK, brightness matching, Farneback ROI flows, channel
-vectors), decode CPU per frame, the face check, and the start-up import costs.
+vectors), decode CPU per frame, the face check, and the start-up import costs, then the ceilings those
+costs put on each goal (the fastest it could be if only the ROI flows, or only the per-frame measurement, were
+left, spread over every core).
 """
 
 from __future__ import annotations
@@ -231,6 +233,25 @@ def _stages(video: str, frames: list, det, fps: float, measured: float, n: int =
     return rows
 
 
+def _ceilings(row: dict, stages: list[tuple[str, float, str]], measured: float) -> list[tuple[str, str, str]]:
+    """What the goals would need even if every step but the ROI flows (or the whole per-frame measurement) cost
+    nothing: the stage costs spread over every core. (name, ceiling, against the goal)."""
+    cost = {name: val for name, val, _ in stages}
+    cores = os.cpu_count() or 1
+    per_frame = {"Farneback ROI flows only": cost["measure: Farneback ROI flows"],
+                 "the whole per-frame measurement": cost["measure: total"]}
+    out = []
+    for what, ms in per_frame.items():
+        fps = 1000.0 * cores / (ms * measured)
+        out.append((f"in-process spot, {what}", f"{fps:.0f} fps", f"goal 300 fps: {'reachable' if fps >= 300 else 'out of reach'}"))
+        out.append((f"spot / decode-only, {what}", f"{fps / row['decode_fps']:.2f}",
+                    f"goal 0.20: {'reachable' if fps / row['decode_fps'] >= 0.2 else 'out of reach'}"))
+    floor = row["frames"] / (1000.0 * cores / (cost["measure: Farneback ROI flows"] * measured)) + cost["LandmarkDetector()"]
+    out.append(("CLI spot, Farneback ROI flows + loading the landmark model only", f"{floor:.2f} s",
+                f"goal <= {row['cli_spot_goal_s']:.2f} s: {'reachable' if floor <= row['cli_spot_goal_s'] else 'out of reach'}"))
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("video")
@@ -307,6 +328,8 @@ def main() -> None:
     if stages:
         for name, val, what in stages:
             print(f"  {name:34s} {val:8.2f}  {what}")
+        for name, val, what in _ceilings(row, stages, measured):
+            print(f"ceiling {name}: {val} ({what})")
     if args.markdown:
         import platform
 
@@ -328,6 +351,10 @@ def main() -> None:
             lines += ["", "What bounds each stage (`--stages`: CPU time, one thread, per processed frame unless said):", "",
                       "| step | value | what |", "|---|---|---|"]
             lines += [f"| {name} | {val:.2f} | {what} |" for name, val, what in stages]
+            lines += ["", f"Ceilings: the fastest each goal allows if only the named work were left, spread over all "
+                      f"{os.cpu_count()} cores (stage costs above x {measured:.2f} windows per frame):", "",
+                      "| ceiling | value | against the goal |", "|---|---|---|"]
+            lines += [f"| {name} | {val} | {what} |" for name, val, what in _ceilings(row, stages, measured)]
         with open(args.markdown, "w") as fh:
             fh.write("\n".join(lines) + "\n")
     if args.json:

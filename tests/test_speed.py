@@ -229,3 +229,21 @@ def test_preload_runs_steps_and_swallows_their_errors():
     t = preload(boom, lambda: done.append(1), importer("no_such_module_xyz"), lambda: done.append(2))
     t.join()
     assert done == [1, 2]
+
+
+def test_throughput_ceilings_spread_stage_costs_over_the_cores(monkeypatch):
+    """The benchmark's ceilings: per-frame cost x windows per frame, spread over every core; the CLI floor adds the
+    landmark model's loading. Checked against hand arithmetic on made-up stage costs."""
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import spot_throughput
+
+    monkeypatch.setattr(spot_throughput.os, "cpu_count", lambda: 2)
+    stages = [("measure: total", 10.0, ""), ("measure: Farneback ROI flows", 5.0, ""), ("LandmarkDetector()", 1.0, "")]
+    row = {"decode_fps": 1000.0, "frames": 400, "cli_spot_goal_s": 2.0}
+    got = {name: val for name, val, _ in spot_throughput._ceilings(row, stages, measured=2.0)}
+    assert got["in-process spot, Farneback ROI flows only"] == "200 fps"  # 2 cores / (5 ms x 2 windows)
+    assert got["spot / decode-only, Farneback ROI flows only"] == "0.20"
+    assert got["in-process spot, the whole per-frame measurement"] == "100 fps"
+    assert got["CLI spot, Farneback ROI flows + loading the landmark model only"] == "3.00 s"  # 400 / 200 + 1
