@@ -5,8 +5,9 @@ Prints the reading of the macro path (``microexp.recognition.macro``) for onset/
 plus the plain onset->apex reading of the same frames; ``--joined`` also reads one interval that joins the
 look-up with a hand over the mouth to the laugh (onset 160, as the spotter returns it on the mirrored clip; apex
 300, 310, 326 or 338) with the reference searched at most ``max_rise_s`` = 1, 2, 3, 4 s (the default) before the
-apex, or before the onset as it was; ``--analyze`` also runs ``microexp.analyze`` on the clip and prints every
-spotted interval with its reading. Numbers quoted in docs/recognition.md come from here.
+apex, or before the onset as it was; ``--analyze`` also runs ``microexp.analyze`` on the clip as it is and
+re-encoded by OpenCV (mp4v): plain, mirrored, at half size and at half the frame rate (frame numbers in the
+original's frames), and prints every spotted interval with its reading. Numbers quoted in docs/recognition.md come from here.
 
     python benchmarks/macro_real_clip.py [--joined] [--analyze]
 """
@@ -62,15 +63,42 @@ def main() -> None:
     if "--joined" in sys.argv:
         joined(variants, det)
     if "--analyze" in sys.argv:
-        from microexp.pipeline import analyze
+        analyze_variants()
 
-        res = analyze(CLIP)
-        print("\n| onset | apex | offset | kind | reading |\n|---|---|---|---|---|")
-        for e in res.expressions:
-            iv = e.interval
-            print(f"| {iv.onset} | {iv.apex} | {iv.offset} | {iv.kind} | {e.emotion} "
-                  f"{e.probabilities.get(e.emotion, 0):.2f} |")
 
+def analyze_variants() -> None:
+    """``analyze`` on the clip as it is and re-encoded by OpenCV (mp4v): plain, mirrored, half size, half rate."""
+    import tempfile
+
+    from microexp.pipeline import analyze
+
+    cap = cv2.VideoCapture(str(CLIP))
+    fps = cap.get(cv2.CAP_PROP_FPS)
+    every = []
+    while True:
+        ok, img = cap.read()
+        if not ok:
+            break
+        every.append(img)
+    h, w = every[0].shape[:2]
+    variants = {"re-encoded": (every, fps, 1), "mirrored": ([f[:, ::-1].copy() for f in every], fps, 1),
+                "half size": ([cv2.resize(f, (w // 2, h // 2), interpolation=cv2.INTER_AREA) for f in every], fps, 1),
+                "half rate": (every[::2], fps / 2, 2)}
+    print("\n| clip | onset | apex | offset | kind | reading |\n|---|---|---|---|---|---|")
+    with tempfile.TemporaryDirectory() as tmp:
+        clips = {"as it is": (CLIP, 1)}
+        for name, (frames, rate, k) in variants.items():
+            path = Path(tmp) / f"{name.replace(' ', '_')}.mp4"
+            out = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), rate, frames[0].shape[1::-1])
+            for f in frames:
+                out.write(f)
+            out.release()
+            clips[name] = (path, k)
+        for name, (path, k) in clips.items():
+            for e in analyze(path).expressions:
+                iv = e.interval
+                print(f"| {name} | {iv.onset * k} | {iv.apex * k} | {iv.offset * k} | {iv.kind} | {e.emotion} "
+                      f"{e.probabilities.get(e.emotion, 0):.2f} |")
 
 
 def joined(variants: dict, det) -> None:
