@@ -92,6 +92,13 @@ def test_never_neutral_clip_crying_negative_laugh_positive(wolfgang):
     assert 296 <= laugh.apex.iloc[0] <= 344  # the apex is in the broad laugh, not on a head turn
     result = json.loads((wolfgang / "result.json").read_text())
     assert [e["open"] for e in result["expressions"]] == df["open"].tolist()
+    # no face here is at rest: the crying is on from the first frames (reference within the video's first 0.5 s:
+    # unknown), and every later reading compares faces still in the expression before (issue 16's laugh too)
+    assert [e["rested"] for e in result["expressions"]] == [None] + [False] * (len(df) - 1)
+    refs = [e["reference"] for e in result["expressions"]]
+    assert all(0 <= r <= a for r, a in zip(refs, df.apex, strict=True))
+    report = (wolfgang / "report.html").read_text()
+    assert report.count("compared with a face not at rest") == len(df) - 1
 
 
 def _counting(monkeypatch) -> dict:

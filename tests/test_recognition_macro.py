@@ -109,3 +109,19 @@ def test_reference_search_never_reaches_into_the_previous_expression():
     ivs = [Interval(10, 20, 40, "mae"), Interval(30, 35, 38, "me"), Interval(60, 70, 90, "mae")]
     assert _not_before(ivs) == [0, 41, 41]
     assert reference_candidates(60, 20.0, MacroConfig(lookback_s=2.0), not_before=41)[0] == 42
+
+
+def test_at_rest_needs_half_a_second_without_a_spotted_expression():
+    """``Expression.rested``: a reading counts as against a resting face only when no spotted expression ran in
+    the ``REST_S`` before its reference frame; an open previous expression never ended; before the first
+    expression, fewer than ``REST_S`` of video before the reference say nothing (None)."""
+    from microexp.records import REST_S, at_rest
+
+    fps = 30.0
+    n = round(REST_S * fps)  # 15 frames
+    assert at_rest(100 + n, 100, False, fps) is True
+    assert at_rest(100 + n - 1, 100, False, fps) is False
+    assert at_rest(100 + 10 * n, 100, True, fps) is False  # the previous expression ran on past its offset
+    assert at_rest(n, -1, False, fps) is True and at_rest(n - 1, -1, False, fps) is None
+    assert at_rest(100 + 2 * n, 100, False, 200.0) is False  # in seconds: 30 frames are 0.15 s at 200 fps
+    assert at_rest(200, 100, False, 200.0) is True

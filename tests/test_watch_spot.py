@@ -59,6 +59,8 @@ def test_watch_equals_spot_on_real_clip(clip):
     check_latency(dets)
     for d in dets:
         assert d.emotion in d.probabilities and abs(sum(d.probabilities.values()) - 1) < 1e-3, d
+        assert d.reference is not None and d.reference <= d.interval.apex, d
+        assert d.to_dict()["rested"] == d.rested
 
 
 def test_watch_equals_spot_on_synthetic_clip_and_emits_early(synth_clip):

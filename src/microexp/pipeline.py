@@ -20,7 +20,7 @@ from microexp.errors import ConfigError
 from microexp.face.align import similarity_align
 from microexp.face.landmarks import LICENCE_NOTE
 from microexp.io.video import input_warnings, typical_face_width
-from microexp.records import Expression
+from microexp.records import Expression, at_rest
 from microexp.spotting.api import SpotResult, spot_video
 from microexp.version import __version__
 
@@ -32,6 +32,7 @@ class Thumbs:
     onset: np.ndarray
     apex: np.ndarray
     offset: np.ndarray
+    reference: np.ndarray | None = None  # the face the reading compared with, when it is not the onset's
 
 
 @dataclass
@@ -122,6 +123,7 @@ class IntervalReader:
         self.expressions: list[Expression] = []
         self.thumbnails: list[Thumbs | None] = []
         self.previous_offset = -1
+        self.previous_open = False
 
     def wanted(self, iv, fps: float) -> set[int]:
         """Frames read for one interval (macro: the face before the onset and the apex's neighbours)."""
@@ -141,8 +143,9 @@ class IntervalReader:
         from microexp.recognition import macro
         from microexp.recognition.api import recognize
 
-        not_before = self.previous_offset + 1
-        self.previous_offset = max(self.previous_offset, iv.offset)
+        not_before, previous_open = self.previous_offset + 1, self.previous_open
+        if iv.offset >= self.previous_offset:
+            self.previous_offset, self.previous_open = iv.offset, iv.open
         on, ap, off = (frames.get(i) for i in (iv.onset, iv.apex, iv.offset))
         read = None
         if iv.kind == "mae" and ap is not None:
@@ -157,8 +160,13 @@ class IntervalReader:
         crops = [similarity_align(img, lm, RECOG_CROP)[0] for img in (on, ap, off if off is not None else ap)]
         rec = read.recognition if read is not None else recognize(_gray(crops[0]), _gray(crops[1]),
                                                                   weights=self.weights)
-        self.expressions.append(Expression(iv, rec.emotion, rec.probabilities))
-        self.thumbnails.append(Thumbs(*crops))
+        ref = read.reference if read is not None else iv.onset
+        ref_crop = None
+        if ref != iv.onset and frames.get(ref) is not None:
+            ref_crop = similarity_align(frames[ref], lm, RECOG_CROP)[0]
+        self.expressions.append(Expression(iv, rec.emotion, rec.probabilities, ref,
+                                           at_rest(ref, not_before - 1, previous_open, fps)))
+        self.thumbnails.append(Thumbs(*crops, reference=ref_crop))
         return self.expressions[-1]
 
     def read_all(self, spot: SpotResult, path: str | Path, fps: float | None) -> None:
@@ -166,7 +174,7 @@ class IntervalReader:
         it did not keep)."""
         from microexp.recognition import macro
 
-        self.expressions, self.thumbnails, self.previous_offset = [], [], -1
+        self.expressions, self.thumbnails, self.previous_offset, self.previous_open = [], [], -1, False
         rate, grid = spot.info.fps, spot.trace.index
         wanted = {i for iv in spot.intervals for i in (iv.onset, iv.apex, iv.offset)}
         for iv, nb in zip(spot.intervals, _not_before(spot.intervals), strict=True):

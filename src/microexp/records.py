@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 
 KINDS = ("me", "mae")
+REST_S = 0.5  # a face counts as at rest this long after the previous spotted expression (the macro look-back)
 
 
 def kind_of(onset: int, offset: int, fps: float, split_s: float = 0.5) -> str:
@@ -37,13 +38,34 @@ class Interval:
         return asdict(self)
 
 
+def at_rest(reference: int, previous_offset: int, previous_open: bool, fps: float,
+            rest_s: float = REST_S) -> bool | None:
+    """Whether the face at ``reference`` follows at least ``rest_s`` without a spotted expression: the previous
+    expression ended at ``previous_offset`` and did not run on past it (``previous_open``). Before the first
+    expression (``previous_offset`` < 0) rest is seen only when ``rest_s`` of video precede ``reference``; with
+    less, nothing is known (None): the frames before the video are unseen."""
+    n = max(1, round(rest_s * fps))
+    if previous_offset < 0:
+        return True if reference >= n else None
+    return not previous_open and reference - previous_offset >= n
+
+
 @dataclass
 class Expression:
-    """What ``analyze`` returns per spotted expression."""
+    """What ``analyze`` returns per spotted expression.
+
+    The recogniser reads *change*: ``reference`` is the frame whose face it compared with the apex (the onset for
+    a micro-expression, the macro path's reference face for a macro-expression), and ``rested`` says whether the
+    face had shown no spotted expression for ``REST_S`` before that frame. ``rested=False`` marks a reading that
+    compares two expressive faces (never-neutral footage, an expression right after another), which can name the
+    wrong emotion; None when it cannot be known (a reference in the video's first ``REST_S``) or nothing was read.
+    """
 
     interval: Interval
     emotion: str
     probabilities: dict[str, float] = field(default_factory=dict)
+    reference: int | None = None
+    rested: bool | None = None
 
     @property
     def confidence(self) -> float:

@@ -125,8 +125,11 @@ def analyze(
             paths = write_analysis(result, target, names[v], truth=truth)
             tables.append(intervals_table(result, names[v]))
             n_me = sum(e.interval.kind == "me" for e in result.expressions)
+            n_busy = sum(e.rested is False for e in result.expressions)
+            busy = f", {n_busy} read against a face not at rest" if n_busy else ""
             console.print(f"{v.name}: {count(result.n_frames, 'frame')}, face in {result.face_frames}; "
-                          f"{count(len(result.expressions), 'expression')} ({n_me} micro); report: {paths['report']}")
+                          f"{count(len(result.expressions), 'expression')} ({n_me} micro{busy}); "
+                          f"report: {paths['report']}")
             if truth is not None:
                 print_truth(truth)
             overall(k + 1)

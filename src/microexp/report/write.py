@@ -15,7 +15,7 @@ from microexp.spotting.outputs import write_trace_scores
 from microexp.version import __version__
 
 ANALYZE_COLUMNS = ["video", "onset", "apex", "offset", "type", "emotion", "confidence", "onset_s", "apex_s",
-                   "offset_s", "score", "open"]
+                   "offset_s", "score", "open", "reference", "rested"]
 
 
 def intervals_table(result, name: str) -> pd.DataFrame:
@@ -28,8 +28,11 @@ def intervals_table(result, name: str) -> pd.DataFrame:
     rows = [{"video": name, "onset": e.interval.onset, "apex": e.interval.apex, "offset": e.interval.offset,
              "type": e.interval.kind, "emotion": e.emotion, "confidence": round(e.confidence, 4),
              "onset_s": sec(e.interval.onset), "apex_s": sec(e.interval.apex), "offset_s": sec(e.interval.offset),
-             "score": round(float(e.interval.score), 4), "open": bool(e.interval.open)} for e in result.expressions]
-    return pd.DataFrame(rows, columns=ANALYZE_COLUMNS)
+             "score": round(float(e.interval.score), 4), "open": bool(e.interval.open),
+             "reference": e.reference, "rested": e.rested} for e in result.expressions]
+    df = pd.DataFrame(rows, columns=ANALYZE_COLUMNS)
+    # nullable: an interval with no face has neither (written as empty cells, null in result.json)
+    return df.astype({"reference": "Int64", "rested": "boolean"})
 
 
 def result_dict(result, name: str, truth=None) -> dict:
@@ -75,8 +78,13 @@ def render_report(result, name: str, plot_png: bytes, truth=None) -> str:
     verdicts = [m.status for m in truth.detections] if truth is not None else [None] * len(table)
     for row, e, th, v in zip(table.to_dict(orient="records"), result.expressions, result.thumbnails, verdicts):
         probs = sorted(e.probabilities.items(), key=lambda kv: -kv[1])
-        exprs.append({**row, "probabilities": probs, "verdict": v,
-                      "thumbs": [_png_b64(t) for t in (th.onset, th.apex, th.offset)] if th else None})
+        thumbs = None
+        if th:  # the reference face first when the reading compared the apex with another frame than the onset
+            named = ([(f"reference ({e.reference})", th.reference)] if th.reference is not None else []) + \
+                [("onset", th.onset), ("apex", th.apex), ("offset", th.offset)]
+            thumbs = [(label, _png_b64(t)) for label, t in named]
+        exprs.append({**row, "probabilities": probs, "verdict": v, "thumbs": thumbs,
+                      "rested": e.rested, "reference": e.reference})
     no_face = result.no_face_ranges()
     times = result.frame_times()
     spotter = getattr(getattr(result, "spot", None), "spotter", "offd")

@@ -42,6 +42,8 @@ class Detection:
     emitted_s: float
     emotion: str | None = None
     probabilities: dict[str, float] = field(default_factory=dict)
+    reference: int | None = None  # as ``records.Expression``: the face the reading compared with the apex ...
+    rested: bool | None = None  # ... and whether it was at rest
 
     @property
     def latency_s(self) -> float:
@@ -55,6 +57,7 @@ class Detection:
         if self.emotion is not None:
             out["emotion"] = self.emotion
             out["probabilities"] = {k: round(float(v), 4) for k, v in self.probabilities.items()}
+            out["reference"], out["rested"] = self.reference, self.rested
         return out
 
 
@@ -108,6 +111,7 @@ def watch_detections(source, *, fps: float | None = None, preset: str = "default
             d = Detection(src.name, iv, float(times[span[0]]), float(times[span[1]]), now)
             if expr is not None:
                 d.emotion, d.probabilities = expr.emotion, expr.probabilities
+                d.reference, d.rested = expr.reference, expr.rested
             state.emitted += 1
             yield d
 
