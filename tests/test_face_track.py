@@ -120,3 +120,11 @@ def test_crops_follow_a_drifting_still_face_smoothly(detector):
         expect = m0.copy()
         expect[:, 2] -= m0[:, :2] @ [dx, dy]
         assert np.abs(f.transform - expect).max() < 0.2
+
+
+def test_face_since_is_where_the_face_segment_begins():
+    found = np.array([True, True, False, False, True, True, True])
+    track = FaceTrack(index=np.arange(0, 14, 2), time=np.arange(7) / 15.0, found=found,
+                      boxes=np.full((7, 4), np.nan), transforms=np.zeros((7, 2, 3)), landmarks={})
+    assert track.face_since(2) == 0 and track.face_since(12) == 8 and track.face_since(9) == 8
+    assert track.face_since(6) is None  # no face there

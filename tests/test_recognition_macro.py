@@ -113,8 +113,8 @@ def test_reference_search_never_reaches_into_the_previous_expression():
 
 def test_at_rest_needs_half_a_second_without_a_spotted_expression():
     """``Expression.rested``: a reading counts as against a resting face only when no spotted expression ran in
-    the ``REST_S`` before its reference frame; an open previous expression never ended; before the first
-    expression, fewer than ``REST_S`` of video before the reference say nothing (None)."""
+    the ``REST_S`` before its reference frame; an open previous expression never ended; fewer than ``REST_S``
+    of face in view (from the video's start or the face's return) before the reference say nothing (None)."""
     from microexp.records import REST_S, at_rest
 
     fps = 30.0
@@ -125,3 +125,7 @@ def test_at_rest_needs_half_a_second_without_a_spotted_expression():
     assert at_rest(n, -1, False, fps) is True and at_rest(n - 1, -1, False, fps) is None
     assert at_rest(100 + 2 * n, 100, False, 200.0) is False  # in seconds: 30 frames are 0.15 s at 200 fps
     assert at_rest(200, 100, False, 200.0) is True
+    # the face came into view at 300, after the previous expression: only what was seen counts
+    assert at_rest(300 + n - 1, 100, True, fps, seen_from=300) is None
+    assert at_rest(300 + n, 100, True, fps, seen_from=300) is True
+    assert at_rest(300 + n, 305, False, fps, seen_from=200) is False  # in view all along: the expression counts

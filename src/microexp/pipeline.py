@@ -164,8 +164,9 @@ class IntervalReader:
         ref_crop = None
         if ref != iv.onset and frames.get(ref) is not None:
             ref_crop = similarity_align(frames[ref], lm, RECOG_CROP)[0]
+        seen = track.face_since(ref) if track is not None else None
         self.expressions.append(Expression(iv, rec.emotion, rec.probabilities, ref,
-                                           at_rest(ref, not_before - 1, previous_open, fps)))
+                                           at_rest(ref, not_before - 1, previous_open, fps, seen or 0)))
         self.thumbnails.append(Thumbs(*crops, reference=ref_crop))
         return self.expressions[-1]
 

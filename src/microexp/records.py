@@ -38,15 +38,16 @@ class Interval:
         return asdict(self)
 
 
-def at_rest(reference: int, previous_offset: int, previous_open: bool, fps: float,
+def at_rest(reference: int, previous_offset: int, previous_open: bool, fps: float, seen_from: int = 0,
             rest_s: float = REST_S) -> bool | None:
     """Whether the face at ``reference`` follows at least ``rest_s`` without a spotted expression: the previous
-    expression ended at ``previous_offset`` and did not run on past it (``previous_open``). Before the first
-    expression (``previous_offset`` < 0) rest is seen only when ``rest_s`` of video precede ``reference``; with
-    less, nothing is known (None): the frames before the video are unseen."""
+    expression ended at ``previous_offset`` (-1: none) and did not run on past it (``previous_open``). The face
+    has been in view since ``seen_from`` (the video's start, or where it came back into view); when that is after
+    the previous expression, rest is seen only if ``rest_s`` of face precede ``reference``, and with less nothing
+    is known (None): what came before was not seen."""
     n = max(1, round(rest_s * fps))
-    if previous_offset < 0:
-        return True if reference >= n else None
+    if seen_from > previous_offset:
+        return True if reference - seen_from >= n else None
     return not previous_open and reference - previous_offset >= n
 
 
@@ -58,7 +59,8 @@ class Expression:
     a micro-expression, the macro path's reference face for a macro-expression), and ``rested`` says whether the
     face had shown no spotted expression for ``REST_S`` before that frame. ``rested=False`` marks a reading that
     compares two expressive faces (never-neutral footage, an expression right after another), which can name the
-    wrong emotion; None when it cannot be known (a reference in the video's first ``REST_S``) or nothing was read.
+    wrong emotion; None when it cannot be known (a reference within ``REST_S`` of the video's start or of the face
+    coming into view) or nothing was read.
     """
 
     interval: Interval

@@ -108,6 +108,12 @@ class FaceTrack:
         near = [k for k in measured if seg[0] <= k <= seg[1]]
         return min(near, key=lambda k: (abs(int(self.index[k]) - frame), k)) if near else None
 
+    def face_since(self, frame: int) -> int | None:
+        """Original frame where the face segment holding ``frame`` begins (None if no face there): what came
+        before it was not seen."""
+        seg = self._segment(frame)
+        return None if seg is None else int(self.index[seg[0]])
+
     def landmarks_at(self, frame: int) -> np.ndarray | None:
         """Landmarks measured nearest to original frame ``frame`` within its face segment; None if no face."""
         k = self._nearest(frame, self.landmarks)
