@@ -84,7 +84,7 @@ def render_report(result, name: str, plot_png: bytes, truth=None) -> str:
                 [("onset", th.onset), ("apex", th.apex), ("offset", th.offset)]
             thumbs = [(label, _png_b64(t)) for label, t in named]
         exprs.append({**row, "probabilities": probs, "verdict": v, "thumbs": thumbs,
-                      "rested": e.rested, "reference": e.reference})
+                      "rested": e.rested, "reference": e.reference})  # None, not the table's pd.NA: tested in if
     no_face = result.no_face_ranges()
     times = result.frame_times()
     spotter = getattr(getattr(result, "spot", None), "spotter", "offd")
